@@ -1,0 +1,46 @@
+//! `dtg`: the Drupal Ticket Generator on the command line.
+
+mod input;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Turn Drupal site-configuration spreadsheets into a dependency-ordered Jira backlog.
+#[derive(Debug, Parser)]
+#[command(name = "dtg", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check CSV files: what each one is, and everything wrong with them.
+    Validate(validate::Args),
+}
+
+/// Exit codes shared by every subcommand.
+pub mod exit {
+    /// Work done, nothing blocking.
+    pub const OK: u8 = 0;
+    /// The input has errors (findings of severity error).
+    pub const INVALID: u8 = 1;
+    /// Usage problem: missing path, nothing to read.
+    pub const USAGE: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Validate(args) => validate::run(&args),
+    };
+    match code {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("dtg: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}

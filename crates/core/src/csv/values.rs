@@ -1,0 +1,119 @@
+//! Cell values: booleans, numbers, lists, machine names.
+
+/// The longest value a finding repeats back; longer values end in `…`.
+const PREVIEW_CHARS: usize = 120;
+
+/// A value shortened for display in a finding (the data itself is never cut).
+#[must_use]
+pub fn preview(value: &str) -> String {
+    if value.chars().count() <= PREVIEW_CHARS {
+        value.to_owned()
+    } else {
+        let mut s: String = value.chars().take(PREVIEW_CHARS).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// Parses a boolean cell: `1/0, true/false, yes/no, y/n, x` (case-insensitive).
+/// Blank is `Ok(None)`; anything else is `Err(())`.
+pub fn parse_bool(value: &str) -> Result<Option<bool>, ()> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "y" | "x" => Ok(Some(true)),
+        "0" | "false" | "no" | "n" => Ok(Some(false)),
+        _ => Err(()),
+    }
+}
+
+/// Splits a list cell on `;`, `|` or newlines; items trimmed, empty items dropped.
+#[must_use]
+pub fn split_list(value: &str) -> Vec<String> {
+    split_on(value, &[';', '|', '\n', '\r'])
+}
+
+/// Splits on the given separators; items trimmed, empty items dropped.
+#[must_use]
+pub fn split_on(value: &str, separators: &[char]) -> Vec<String> {
+    value
+        .split(|c| separators.contains(&c))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether a name is a Drupal machine name: `^[a-z][a-z0-9_]*$`, plus hyphens
+/// where `allow_hyphen` is set (menu ids).
+#[must_use]
+pub fn is_machine_name(value: &str, allow_hyphen: bool) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || (allow_hyphen && c == '-')
+        })
+}
+
+/// A machine name suggested for a label: `Field Event Date` -> `field_event_date`.
+#[must_use]
+pub fn suggest_machine_name(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.trim().chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let out = out.trim_end_matches('_').to_owned();
+    match out.chars().next() {
+        Some(c) if c.is_ascii_digit() => format!("n{out}"),
+        _ => out,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for t in ["1", "TRUE", "yes", "Y", "x", " X "] {
+            assert_eq!(parse_bool(t), Ok(Some(true)), "{t}");
+        }
+        for f in ["0", "False", "NO", "n"] {
+            assert_eq!(parse_bool(f), Ok(Some(false)), "{f}");
+        }
+        assert_eq!(parse_bool("  "), Ok(None));
+        assert_eq!(parse_bool("maybe"), Err(()));
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(split_list("a; b|c\n d;;"), vec!["a", "b", "c", "d"]);
+        assert!(split_list(" ; ").is_empty());
+    }
+
+    #[test]
+    fn machine_names() {
+        assert!(is_machine_name("field_event_date", false));
+        assert!(!is_machine_name("Field Event Date", false));
+        assert!(!is_machine_name("1field", false));
+        assert!(!is_machine_name("footer-links", false));
+        assert!(is_machine_name("footer-links", true));
+        assert_eq!(suggest_machine_name("Field Event Date"), "field_event_date");
+        assert_eq!(suggest_machine_name("  Café & bar! "), "caf_bar");
+        assert_eq!(suggest_machine_name("2024 events"), "n2024_events");
+    }
+
+    #[test]
+    fn previews_are_short() {
+        let long = "é".repeat(500);
+        let p = preview(&long);
+        assert_eq!(p.chars().count(), PREVIEW_CHARS + 1);
+        assert!(p.ends_with('…'));
+    }
+}
