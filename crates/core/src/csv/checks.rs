@@ -35,52 +35,67 @@ fn at(item: &ConfigItem, column: &str, code: Code, value: &str, message: String)
 
 /// Drops duplicate items (keeping the first) and reports each duplicate.
 pub fn dedupe(items: Vec<ConfigItem>, findings: &mut Vec<Finding>) -> Vec<ConfigItem> {
-    let mut first: HashMap<String, (String, u32)> = HashMap::with_capacity(items.len());
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        if let Some((file, line)) = first.get(&item.key) {
-            let what = item.csv_type.item_noun();
-            let column = match &item.data {
-                ItemData::Field(_) => "field_name",
-                ItemData::MenuLink(_) => "title",
-                ItemData::UrlPattern(_) => "bundle",
-                _ => "machine_name",
-            };
-            let place = if *file == item.source.file {
-                format!("line {line}")
-            } else {
-                format!("line {line} of {file}")
-            };
-            findings.push(at(
-                &item,
-                column,
-                Code::DuplicateMachineName,
-                &item.key,
-                format!("{what} {} is already defined on {place}; remove one of the two rows or give this one another name", item.key),
-            ));
-            continue;
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut duplicates = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match first.get(item.key.as_str()) {
+            Some(&f) => duplicates.push((i, f)),
+            None => {
+                first.insert(&item.key, i);
+            }
         }
-        first.insert(
-            item.key.clone(),
-            (item.source.file.clone(), item.source.line),
-        );
-        out.push(item);
     }
-    out
+    if duplicates.is_empty() {
+        return items;
+    }
+    for &(i, f) in &duplicates {
+        let (item, original) = (&items[i], &items[f]);
+        let what = item.csv_type.item_noun();
+        let column = match &item.data {
+            ItemData::Field(_) => "field_name",
+            ItemData::MenuLink(_) => "title",
+            ItemData::UrlPattern(_) => "bundle",
+            _ => "machine_name",
+        };
+        let line = original.source.line;
+        let place = if original.source.file == item.source.file {
+            format!("line {line}")
+        } else {
+            format!("line {line} of {}", original.source.file)
+        };
+        findings.push(at(
+            item,
+            column,
+            Code::DuplicateMachineName,
+            &item.key,
+            format!(
+                "{what} {} is already defined on {place}; remove one of the two rows or give \
+                 this one another name",
+                item.key
+            ),
+        ));
+    }
+    let dropped: HashSet<usize> = duplicates.iter().map(|(i, _)| *i).collect();
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i))
+        .map(|(_, item)| item)
+        .collect()
 }
 
 /// Reports references to bundles, menus, links and fields that no uploaded file defines.
 pub fn references(items: &[ConfigItem], findings: &mut Vec<Finding>) {
-    let mut bundles: HashSet<BundleRef> = items
+    let owned: Vec<BundleRef> = items
         .iter()
         .filter_map(ConfigItem::defines_bundle)
         .collect();
-    bundles.insert(BundleRef {
-        entity_type: "user".into(),
-        bundle: "user".into(),
-    });
-    let defined_entity_types: HashSet<&str> =
-        bundles.iter().map(|b| b.entity_type.as_str()).collect();
+    let mut bundles: HashSet<(&str, &str)> = owned
+        .iter()
+        .map(|b| (b.entity_type.as_str(), b.bundle.as_str()))
+        .collect();
+    bundles.insert(("user", "user"));
+    let defined_entity_types: HashSet<&str> = bundles.iter().map(|b| b.0).collect();
     let menus: HashSet<&str> = items
         .iter()
         .filter_map(|i| match &i.data {
@@ -118,11 +133,7 @@ pub fn references(items: &[ConfigItem], findings: &mut Vec<Finding>) {
         if !known_kind {
             return None;
         }
-        let r = BundleRef {
-            entity_type: entity_type.to_owned(),
-            bundle: name.to_owned(),
-        };
-        if !bundles.contains(&r) {
+        if !bundles.contains(&(entity_type, name)) {
             let hint = if defined_entity_types.contains(entity_type) {
                 "check the spelling, or add it to the file that defines those bundles"
             } else {
@@ -243,13 +254,13 @@ pub fn references(items: &[ConfigItem], findings: &mut Vec<Finding>) {
 /// Reports fields that share a storage (same entity type and name) but
 /// disagree on what the storage holds: type, cardinality or target type.
 pub fn field_storage(items: &[ConfigItem], findings: &mut Vec<Finding>) {
-    let mut first: HashMap<(String, String), &ConfigItem> = HashMap::new();
+    let mut first: HashMap<(&str, &str), &ConfigItem> = HashMap::new();
     let mut reported = BTreeSet::new();
     for item in items {
         let ItemData::Field(f) = &item.data else {
             continue;
         };
-        let key = (f.entity_type.clone(), f.field_name.clone());
+        let key = (f.entity_type.as_str(), f.field_name.as_str());
         let Some(other) = first.get(&key) else {
             first.insert(key, item);
             continue;

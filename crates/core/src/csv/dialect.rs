@@ -27,7 +27,13 @@ impl LabelIndex {
         let mut by_machine_name = HashMap::new();
         for (i, r) in records.iter().enumerate() {
             let Some(ty) = r.ty else { continue };
-            if matches!(r.sheet.target, Target::Child(_)) {
+            // Only bundles and the parents of child sheets are referred to by label.
+            let referable = ty.bundle_entity_type().is_some()
+                || matches!(
+                    ty,
+                    CsvType::Views | CsvType::ImageStyles | CsvType::Workflows | CsvType::Roles
+                );
+            if !referable || matches!(r.sheet.target, Target::Child(_)) {
                 continue;
             }
             if let Some(label) = r.get("label") {
@@ -81,6 +87,12 @@ fn describe(records: &[Record], files: &[FileInfo], many: &[usize]) -> String {
 /// Resolves labels in place; child records are emptied of their work (their
 /// `ty` set to `None`) once folded into their parents.
 pub fn resolve(records: &mut [Record], files: &[FileInfo], findings: &mut Vec<Finding>) {
+    let needed = records
+        .iter()
+        .any(|r| matches!(r.sheet.target, Target::Child(_)) || r.cell("bundle_label").is_some());
+    if !needed {
+        return;
+    }
     let index = LabelIndex::new(records);
     let mut report = |origin: Origin, column: &str, code: Code, value: &str, message: String| {
         let file = &files[origin.file].name;

@@ -321,7 +321,7 @@ pub fn validate(files: &[SourceFile], limits: &Limits) -> Report {
             .filter(|h| sheet.column(&h.name).is_none())
             .map(|h| h.raw.clone())
             .collect();
-        let mut file_records = record::records(index, &name, sheet, &table, &mut findings);
+        let mut file_records = record::records(index, &name, sheet, table, &mut findings);
         if sheet.id == "drush.field_info" {
             match drush_bundle(&name) {
                 Some((entity_type, bundle)) => {

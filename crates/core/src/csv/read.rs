@@ -188,7 +188,12 @@ pub fn read_table(
         ));
         return None;
     }
-    let (text, encoding) = decode(file, bytes, findings);
+    let (mut text, encoding) = decode(file, bytes, findings);
+    // Line ends become LF (Windows CRLF, old Mac CR): the parser's line
+    // numbers are only exact for LF.
+    if text.contains('\r') {
+        text = text.replace("\r\n", "\n").replace('\r', "\n");
+    }
     if text.trim().is_empty() {
         findings.push(Finding::file(
             file,

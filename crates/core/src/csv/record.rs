@@ -186,7 +186,7 @@ pub fn records(
     file_index: usize,
     file: &str,
     sheet: &'static Sheet,
-    table: &Table,
+    table: Table,
     findings: &mut Vec<Finding>,
 ) -> Vec<Record> {
     let columns: Vec<_> = table
@@ -223,8 +223,10 @@ pub fn records(
     }
     let index = |name: &str| table.headers.iter().position(|h| h.name == name);
     let (status_col, type_col) = (index("status"), index("type"));
-    let mut out = Vec::with_capacity(table.rows.len());
-    for row in &table.rows {
+    let Table { headers, rows, .. } = table;
+    let table_headers = headers;
+    let mut out = Vec::with_capacity(rows.len());
+    for mut row in rows {
         if sheet.filter == RowFilter::EnabledModules {
             let cell = |c: Option<usize>| c.map_or("", |i| row.cells[i].trim());
             let enabled = status_col.is_none() || cell(status_col).eq_ignore_ascii_case("enabled");
@@ -245,26 +247,51 @@ pub fn records(
             cells: Vec::with_capacity(columns.len()),
             extra: Vec::new(),
         };
-        for (i, raw) in row.cells.iter().enumerate() {
-            let value = raw.trim();
+        for (i, raw) in row.cells.iter_mut().enumerate() {
+            let trimmed = raw.trim();
+            // Most cells need no trimming and no mapping: move them instead of copying.
+            let owned = if trimmed.len() == raw.len() {
+                std::mem::take(raw)
+            } else {
+                trimmed.to_owned()
+            };
+            let value = owned.as_str();
+            let column = columns[i].filter(|c| !c.to.is_empty());
             if value.is_empty() {
+                // In flag columns (`Required` or blank, `✔` or blank) blank means no.
+                if let Some(c) =
+                    column.filter(|c| matches!(c.map, ValueMap::Flag(_) | ValueMap::Tick))
+                {
+                    record.set(
+                        c.to,
+                        "false".to_owned(),
+                        Origin {
+                            col: Some(i),
+                            ..origin
+                        },
+                    );
+                }
                 continue;
             }
-            let Some(column) = columns[i].filter(|c| !c.to.is_empty()) else {
-                record.extra.push((i, value.to_owned()));
+            let Some(column) = column else {
+                record.extra.push((i, owned));
                 continue;
             };
-            if table.headers[i].repeated && !column.accepts(&table.headers[i].name) {
+            if table_headers[i].repeated && !column.accepts(&table_headers[i].name) {
                 continue;
             }
             let cell_origin = Origin {
                 col: Some(i),
                 ..origin
             };
-            let mapped = match map_value(column.map, value) {
+            let mapped = match if column.map == ValueMap::AsIs {
+                Ok(owned)
+            } else {
+                map_value(column.map, value)
+            } {
                 Ok(v) => v,
                 Err(raw) => {
-                    let header = &table.headers[i].raw;
+                    let header = &table_headers[i].raw;
                     let kind = label_kind(column.map);
                     let consequence = if column.map == ValueMap::BundleTypeLabel {
                         "the row is left out; use Content type, Vocabulary, Media type, \
