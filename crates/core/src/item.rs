@@ -335,6 +335,28 @@ pub struct Module {
 }
 
 impl ConfigItem {
+    /// The item in a site builder's words: `field 'field_tags' of node bundle 'news'`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let noun = self.csv_type.item_noun();
+        match &self.data {
+            ItemData::Field(f) => {
+                format!(
+                    "field '{}' of {} bundle '{}'",
+                    f.field_name, f.entity_type, f.bundle
+                )
+            }
+            ItemData::MenuLink(l) => format!("menu link '{}' of menu '{}'", l.title, l.menu),
+            ItemData::UrlPattern(p) => {
+                format!("URL pattern of {} bundle '{}'", p.entity_type, p.bundle)
+            }
+            _ => format!(
+                "{noun} '{}'",
+                self.key.rsplit('.').next().unwrap_or(&self.key)
+            ),
+        }
+    }
+
     /// The bundle this item defines, if it is a bundle-like item.
     #[must_use]
     pub fn defines_bundle(&self) -> Option<BundleRef> {

@@ -36,8 +36,14 @@ impl<'a> Row<'a> {
         .unwrap_or_else(|| to.to_owned())
     }
 
-    /// Reports a problem with a column of this row.
+    /// Reports a problem with a column of this row; the finding's value is the cell.
     fn report(&mut self, to: &str, code: Code, message: String) {
+        let value = self.record.cell(to).map(|c| c.value.clone());
+        self.report_value(to, code, value.as_deref(), message);
+    }
+
+    /// Reports a problem with one value of a column (an item of a list cell).
+    fn report_value(&mut self, to: &str, code: Code, value: Option<&str>, message: String) {
         let cell = self.record.cell(to);
         let column = self.column_name(cell, to);
         let (file, line) = match cell {
@@ -49,8 +55,8 @@ impl<'a> Row<'a> {
         };
         let mut finding =
             Finding::at(file, line, code, format!("line {line}: {message}")).column(column);
-        if let Some(c) = cell {
-            finding = finding.value(preview(&c.value));
+        if let Some(v) = value {
+            finding = finding.value(preview(v));
         }
         self.findings.push(finding);
     }
@@ -162,9 +168,10 @@ impl<'a> Row<'a> {
             } else {
                 format!(", e.g. {suggestion}")
             };
-            self.report(
+            self.report_value(
                 to,
                 Code::InvalidMachineName,
+                Some(value),
                 format!(
                     "{column} '{}' must be {allowed}, starting with a letter{example}",
                     preview(value)
@@ -180,9 +187,10 @@ impl<'a> Row<'a> {
             } else {
                 Code::MachineNameTooLong
             };
-            self.report(
+            self.report_value(
                 to,
                 code,
+                Some(value),
                 format!(
                     "{column} '{value}' is {} characters; Drupal allows at most {max}{}",
                     value.len(),
@@ -399,9 +407,10 @@ fn field(row: &mut Row<'_>) -> Option<Built> {
                 None => (item.clone(), item.clone()),
             };
             if field_type == "list_integer" && key.parse::<i64>().is_err() {
-                row.report(
+                row.report_value(
                     "allowed_values",
                     Code::InvalidInteger,
+                    Some(&key),
                     format!(
                         "allowed value key '{}' of a list_integer field must be a whole number",
                         preview(&key)
@@ -491,15 +500,19 @@ fn view(row: &mut Row<'_>) -> Option<Built> {
             Some(m) if m.is_empty() => {}
             Some(m) if registry::DISPLAY_TYPES.contains(&m.as_str()) => displays.push(m),
             _ => {
-                row.report(
-                    "displays",
-                    Code::UnknownDisplayType,
-                    format!(
-                        "display '{}' is not one of {}; it is kept, check a module provides it",
-                        preview(&d),
-                        registry::DISPLAY_TYPES.join(", ")
-                    ),
-                );
+                // Spec Tool labels were already reported as unknown labels.
+                if row.record.sheet.dialect == Dialect::Canonical {
+                    row.report_value(
+                        "displays",
+                        Code::UnknownDisplayType,
+                        Some(&d),
+                        format!(
+                            "display '{}' is not one of {}; it is kept, check a module provides it",
+                            preview(&d),
+                            registry::DISPLAY_TYPES.join(", ")
+                        ),
+                    );
+                }
                 displays.push(d);
             }
         }
@@ -685,10 +698,14 @@ fn image_style(row: &mut Row<'_>) -> Option<Built> {
         let name = name
             .strip_prefix("image_")
             .map_or(name.clone(), str::to_owned);
-        if !registry::IMAGE_EFFECTS.contains(&name.as_str()) {
-            row.report(
+        // Spec Tool labels were already reported as unknown labels.
+        if !registry::IMAGE_EFFECTS.contains(&name.as_str())
+            && row.record.sheet.dialect == Dialect::Canonical
+        {
+            row.report_value(
                 "effects",
                 Code::UnknownImageEffect,
+                Some(&e),
                 format!(
                     "image effect '{}' is not one of {}; write effects as name:arguments, e.g. \
                      scale:1200x or scale_and_crop:480x320",
@@ -737,9 +754,10 @@ fn workflow(row: &mut Row<'_>) -> Option<Built> {
                         to: (*to).to_owned(),
                     });
                 } else {
-                    row.report(
+                    row.report_value(
                         "transitions",
                         Code::InvalidTransition,
+                        Some(&t),
                         format!(
                             "transition '{}' uses {} not listed in states ({}); add the state or fix the name",
                             preview(&t),
@@ -749,9 +767,10 @@ fn workflow(row: &mut Row<'_>) -> Option<Built> {
                     );
                 }
             }
-            _ => row.report(
+            _ => row.report_value(
                 "transitions",
                 Code::InvalidTransition,
+                Some(&t),
                 format!(
                     "transition '{}' must be written from>to, e.g. draft>published",
                     preview(&t)

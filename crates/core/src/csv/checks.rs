@@ -50,7 +50,6 @@ pub fn dedupe(items: Vec<ConfigItem>, findings: &mut Vec<Finding>) -> Vec<Config
     }
     for &(i, f) in &duplicates {
         let (item, original) = (&items[i], &items[f]);
-        let what = item.csv_type.item_noun();
         let column = match &item.data {
             ItemData::Field(_) => "field_name",
             ItemData::MenuLink(_) => "title",
@@ -69,9 +68,9 @@ pub fn dedupe(items: Vec<ConfigItem>, findings: &mut Vec<Finding>) -> Vec<Config
             Code::DuplicateMachineName,
             &item.key,
             format!(
-                "{what} {} is already defined on {place}; remove one of the two rows or give \
-                 this one another name",
-                item.key
+                "{} is already defined on {place}; remove one of the two rows or give this one \
+                 another name",
+                item.describe()
             ),
         ));
     }

@@ -107,6 +107,19 @@ pub fn detect(file_name: &str, headers: &[&str]) -> Detection {
     }
 
     let top = best_by(candidates, |s| recognised(s, headers));
+    // A file whose name says a type, and whose header that type recognises
+    // better than the header-detected one, is that type with columns missing
+    // (a `content_types.csv` without `label` is not a modules file).
+    let won = top.first().map_or(0, |s| recognised(s, headers));
+    let named = best_by(SHEETS.iter().collect(), |s| name_score(s, &stem));
+    if let Some(sheet) = named
+        .into_iter()
+        .filter(|s| name_score(s, &stem) > 0 && !top.contains(s))
+        .max_by_key(|s| recognised(s, headers))
+        .filter(|s| recognised(s, headers) > won)
+    {
+        return Detection::MissingColumns(sheet, missing_columns(sheet, headers));
+    }
     if let [only] = top.as_slice() {
         return Detection::Found(only);
     }
@@ -218,6 +231,24 @@ mod tests {
         assert!(
             matches!(detect("stuff.csv", &["foo", "bar"]), Detection::Unknown(ref c) if c.len() == 3)
         );
+    }
+
+    #[test]
+    fn a_named_file_is_not_taken_for_a_weaker_match() {
+        let d = detect(
+            "content_types.csv",
+            &["machine_name", "description", "revisions", "menus"],
+        );
+        match d {
+            Detection::MissingColumns(s, missing) => {
+                assert_eq!(s.id, "content_types");
+                assert_eq!(
+                    missing.iter().map(|c| c.header).collect::<Vec<_>>(),
+                    ["label"]
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -251,6 +251,32 @@ pub fn validate(files: &[SourceFile], limits: &Limits) -> Report {
                 continue;
             }
             Detection::Unknown(closest) => {
+                // A title or notes row above the header is common in exported sheets.
+                let shifted = table.rows.iter().take(5).find_map(|row| {
+                    let names: Vec<String> = row
+                        .cells
+                        .iter()
+                        .map(|c| read::normalise_header(c))
+                        .collect();
+                    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                    match detect(&name, &names) {
+                        Detection::Found(sheet) => Some((row.line, sheet)),
+                        _ => None,
+                    }
+                });
+                if let Some((line, sheet)) = shifted {
+                    findings.push(Finding::file(
+                        &name,
+                        Code::UnknownCsvType,
+                        format!(
+                            "the first row is not a header, but line {line} is the header of {}; \
+                             delete the rows above it so the header is the first row",
+                            sheet.title
+                        ),
+                    ));
+                    reports.push(report);
+                    continue;
+                }
                 let header = table
                     .headers
                     .iter()
@@ -363,6 +389,20 @@ pub fn validate(files: &[SourceFile], limits: &Limits) -> Report {
     }
     checks::references(&items, &mut findings);
     checks::field_storage(&items, &mut findings);
+
+    // A Spec Tool label that matched no bundle is one problem: the bundle name
+    // assumed for it is not reported again as an unknown bundle.
+    let unresolved: std::collections::HashSet<(String, Option<u32>)> = findings
+        .iter()
+        .filter(|f| f.code == Code::UnknownLabelReference)
+        .map(|f| (f.file.clone(), f.line))
+        .collect();
+    if !unresolved.is_empty() {
+        findings.retain(|f| {
+            f.code != Code::UnknownBundleReference
+                || !unresolved.contains(&(f.file.clone(), f.line))
+        });
+    }
 
     let order: std::collections::HashMap<&str, usize> = files
         .iter()

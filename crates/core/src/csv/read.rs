@@ -226,6 +226,7 @@ pub fn read_table(
     let mut rows = Vec::new();
     let mut data_rows = 0usize;
     let mut last_start = 0usize;
+    let mut last_line = 1u32;
     let mut header_width = 0usize;
     let mut rejected = false;
     loop {
@@ -244,6 +245,7 @@ pub fn read_table(
         let (byte, line) = record.position().map_or((0, 0), |p| (p.byte(), p.line()));
         last_start = usize::try_from(byte).unwrap_or(usize::MAX);
         let line = u32::try_from(line).unwrap_or(u32::MAX);
+        last_line = line;
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -259,15 +261,18 @@ pub fn read_table(
             continue;
         }
         if record.len() != header_width {
+            let fix = if record.len() > header_width {
+                "a cell holding a comma must be in double quotes; otherwise remove the extra cells"
+            } else {
+                "add the missing cells (empty ones are fine: ,,)"
+            };
             findings.push(
                 Finding::at(
                     file,
                     line,
                     Code::RaggedRow,
                     format!(
-                        "line {line} has {} cells but the header has {header_width}; a cell \
-                         holding a comma must be in double quotes, and every row needs one cell \
-                         per column",
+                        "line {line} has {} cells but the header has {header_width}; {fix}",
                         record.len()
                     ),
                 )
@@ -306,18 +311,31 @@ pub fn read_table(
             });
         }
     }
-    if data_rows > 0 && ends_in_open_quote(&text, last_start, delimiter) {
-        let line = rows.last().map_or(1, |r| r.line);
+    if ends_in_open_quote(&text, last_start, delimiter) {
+        // The record that swallowed the rest of the file is reported once, as
+        // what it is; a ragged-row finding about it would point the wrong way.
+        if let Some(i) = findings
+            .iter()
+            .rposition(|f| f.file == file && f.code == Code::RaggedRow && f.line == Some(last_line))
+        {
+            findings.remove(i);
+        }
+        if rows.last().is_some_and(|r| r.line == last_line) {
+            rows.pop();
+        }
         findings.push(Finding::at(
             file,
-            line,
+            last_line,
             Code::CsvSyntax,
             format!(
-                "a double quote opened on line {line} is never closed, so the rest of the file \
-                 was read as one cell; close the quote, or double it (\"\") inside a quoted cell"
+                "line {last_line}: a double quote opened in this row is never closed, so the rest \
+                 of the file was read as one cell; close the quote, or double it (\"\") inside a \
+                 quoted cell"
             ),
         ));
-        rows.pop();
+        if data_rows == 0 {
+            return None;
+        }
     }
     if rejected {
         findings.push(Finding::file(

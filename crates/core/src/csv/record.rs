@@ -168,6 +168,19 @@ fn split_label(value: &str) -> (&str, &str) {
     (value, value)
 }
 
+/// A spreadsheet's name for the column at `index` (0 -> `A`, 26 -> `AA`).
+#[must_use]
+pub fn spreadsheet_column(index: usize) -> String {
+    let mut n = index + 1;
+    let mut out = Vec::new();
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        out.push(char::from(b'A' + u8::try_from(rem).unwrap_or(0)));
+        n = (n - 1) / 26;
+    }
+    out.iter().rev().collect()
+}
+
 /// What a sheet's label means in words, for findings.
 fn label_kind(map: ValueMap) -> &'static str {
     match map {
@@ -196,13 +209,21 @@ pub fn records(
         .collect();
     for (i, h) in table.headers.iter().enumerate() {
         if h.repeated && columns[i].is_none() {
+            let base = h.name.rsplit_once('_').map_or(h.name.as_str(), |(b, _)| b);
+            let first = table
+                .headers
+                .iter()
+                .find(|o| o.name == base)
+                .map_or_else(|| base.to_owned(), |o| o.raw.clone());
             findings.push(
                 Finding::file(
                     file,
                     Code::DuplicateColumn,
                     format!(
-                        "the header names the column \"{}\" twice; rename or remove one of them",
-                        h.raw
+                        "the header has two columns that both mean \"{base}\": \"{first}\" and \
+                         \"{}\" (column {}); the first is used, remove or rename the other",
+                        h.raw,
+                        spreadsheet_column(i)
                     ),
                 )
                 .column(h.raw.clone()),
@@ -215,7 +236,7 @@ pub fn records(
                 format!(
                     "column {} has values but no name in the header; its values are kept as \
                      context under \"{}\", give it a name",
-                    i + 1,
+                    spreadsheet_column(i),
                     h.name
                 ),
             ));
@@ -350,6 +371,14 @@ pub fn records(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spreadsheet_columns() {
+        assert_eq!(spreadsheet_column(0), "A");
+        assert_eq!(spreadsheet_column(25), "Z");
+        assert_eq!(spreadsheet_column(26), "AA");
+        assert_eq!(spreadsheet_column(701), "ZZ");
+    }
 
     #[test]
     fn dialect_values_map() {

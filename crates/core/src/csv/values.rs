@@ -57,12 +57,42 @@ pub fn is_machine_name(value: &str, allow_hyphen: bool) -> bool {
         })
 }
 
+/// The ASCII letters of an accented Latin letter (`é` -> `e`, `ß` -> `ss`).
+fn fold_accent(c: char) -> Option<&'static str> {
+    const FOLDS: &[(&str, &str)] = &[
+        ("àáâãäåā", "a"),
+        ("æ", "ae"),
+        ("çćč", "c"),
+        ("ďð", "d"),
+        ("èéêëēěę", "e"),
+        ("ìíîïī", "i"),
+        ("ñńň", "n"),
+        ("òóôõöøō", "o"),
+        ("œ", "oe"),
+        ("řŕ", "r"),
+        ("śšş", "s"),
+        ("ß", "ss"),
+        ("ťţ", "t"),
+        ("ùúûüūů", "u"),
+        ("ýÿ", "y"),
+        ("źżž", "z"),
+        ("ł", "l"),
+        ("þ", "th"),
+    ];
+    FOLDS
+        .iter()
+        .find(|(from, _)| from.contains(c))
+        .map(|(_, to)| *to)
+}
+
 /// A machine name suggested for a label: `Field Event Date` -> `field_event_date`.
 #[must_use]
 pub fn suggest_machine_name(value: &str) -> String {
     let mut out = String::new();
     for c in value.trim().chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
+        if let Some(plain) = fold_accent(c) {
+            out.push_str(plain);
+        } else if c.is_ascii_alphanumeric() {
             out.push(c);
         } else if !out.ends_with('_') && !out.is_empty() {
             out.push('_');
@@ -105,7 +135,8 @@ mod tests {
         assert!(!is_machine_name("footer-links", false));
         assert!(is_machine_name("footer-links", true));
         assert_eq!(suggest_machine_name("Field Event Date"), "field_event_date");
-        assert_eq!(suggest_machine_name("  Café & bar! "), "caf_bar");
+        assert_eq!(suggest_machine_name("  Café & bar! "), "cafe_bar");
+        assert_eq!(suggest_machine_name("field_année"), "field_annee");
         assert_eq!(suggest_machine_name("2024 events"), "n2024_events");
     }
 
