@@ -38,6 +38,14 @@ fn main() -> ExitCode {
     };
     match code {
         Ok(code) => ExitCode::from(code),
+        // A reader that stops early (`dtg ... | head`) is not an error.
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             eprintln!("dtg: {err:#}");
             ExitCode::from(exit::USAGE)

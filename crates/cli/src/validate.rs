@@ -69,7 +69,7 @@ pub fn run(args: &Args) -> Result<u8> {
                     warnings,
                 },
             };
-            serde_json::to_writer_pretty(&mut out, &doc)?;
+            serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         Format::Human => human(&mut out, &report)?,

@@ -1,6 +1,8 @@
 //! Validation throughput: a generated 20,000-row `fields.csv` (the per-file
 //! row limit) and the whole `uwec_complete` sample set.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::path::Path;
@@ -27,7 +29,7 @@ fn generated_fields(rows: usize) -> (SourceFile, SourceFile) {
         let b = i % bundles;
         let (ty, extra) = match i % 5 {
             0 => ("string", ",,,".to_owned()),
-            1 => ("entity_reference", format!("taxonomy_term,tags;topics,,")),
+            1 => ("entity_reference", "taxonomy_term,tags;topics,,".to_owned()),
             2 => ("list_string", ",,a|Alpha;b|Beta;c|Gamma,".to_owned()),
             3 => ("text_long", ",,,".to_owned()),
             _ => ("datetime", ",,,".to_owned()),

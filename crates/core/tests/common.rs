@@ -1,6 +1,7 @@
 //! Helpers shared by the core's integration tests: where the data lives and
 //! how to load a folder of CSV files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::fs;

@@ -1,6 +1,8 @@
 //! Property tests: the reader and the validator never panic, whatever the bytes,
 //! and what they report always points inside the input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use dtg_core::csv::read::read_table;
 use dtg_core::csv::{Limits, SourceFile, validate};
 use proptest::prelude::*;

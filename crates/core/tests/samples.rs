@@ -1,5 +1,7 @@
 //! The shipped sample sets and Drupal core's standard profile validate as expected.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1,6 +1,8 @@
 //! Every broken or awkward case in `sample_data/test_cases/` yields exactly
 //! the findings its `expected.json` lists: no more, no fewer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

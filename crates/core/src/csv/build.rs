@@ -84,7 +84,7 @@ impl<'a> Row<'a> {
 
     fn bool(&mut self, to: &str) -> Option<bool> {
         let value = self.text(to)?;
-        parse_bool(value).unwrap_or_else(|()| {
+        parse_bool(value).unwrap_or_else(|_| {
             let column = self.column_name(self.record.cell(to), to);
             self.report(
                 to,

@@ -15,9 +15,16 @@ pub fn preview(value: &str) -> String {
     }
 }
 
+/// A cell that is not a yes/no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotABoolean;
+
 /// Parses a boolean cell: `1/0, true/false, yes/no, y/n, x` (case-insensitive).
-/// Blank is `Ok(None)`; anything else is `Err(())`.
-pub fn parse_bool(value: &str) -> Result<Option<bool>, ()> {
+/// Blank is `Ok(None)`.
+///
+/// # Errors
+/// [`NotABoolean`] for anything else.
+pub fn parse_bool(value: &str) -> Result<Option<bool>, NotABoolean> {
     let v = value.trim();
     if v.is_empty() {
         return Ok(None);
@@ -25,7 +32,7 @@ pub fn parse_bool(value: &str) -> Result<Option<bool>, ()> {
     match v.to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "y" | "x" => Ok(Some(true)),
         "0" | "false" | "no" | "n" => Ok(Some(false)),
-        _ => Err(()),
+        _ => Err(NotABoolean),
     }
 }
 
@@ -118,7 +125,7 @@ mod tests {
             assert_eq!(parse_bool(f), Ok(Some(false)), "{f}");
         }
         assert_eq!(parse_bool("  "), Ok(None));
-        assert_eq!(parse_bool("maybe"), Err(()));
+        assert_eq!(parse_bool("maybe"), Err(NotABoolean));
     }
 
     #[test]
