@@ -12,7 +12,7 @@ use dtg_core::csv::{Limits, SourceFile, validate};
 
 /// A realistic fields file: 20,000 fields over 400 content types, with help
 /// texts, lists and references.
-fn generated_fields(rows: usize) -> (SourceFile, SourceFile) {
+fn generated_fields(rows: usize) -> (SourceFile, SourceFile, SourceFile) {
     let mut fields = String::from(
         "entity_type,bundle,field_name,label,field_type,required,cardinality,target_type,target_bundles,allowed_values,default_value,help_text,widget,formatter,translatable\n",
     );
@@ -45,6 +45,10 @@ fn generated_fields(rows: usize) -> (SourceFile, SourceFile) {
     (
         SourceFile::new("fields.csv", fields),
         SourceFile::new("content_types.csv", types),
+        SourceFile::new(
+            "vocabularies.csv",
+            "machine_name,label\ntags,Tags\ntopics,Topics\n",
+        ),
     )
 }
 
@@ -69,12 +73,12 @@ fn sample_set() -> Vec<SourceFile> {
 
 fn bench(c: &mut Criterion) {
     let limits = Limits::default();
-    let (fields, types) = generated_fields(20_000);
-    let upload = vec![fields, types];
+    let (fields, types, vocabularies) = generated_fields(20_000);
+    let upload = vec![fields, types, vocabularies];
     let report = validate(&upload, &limits);
     assert_eq!(
         report.items.len(),
-        20_000 + 400,
+        20_000 + 400 + 2,
         "{:?}",
         report.findings.first()
     );

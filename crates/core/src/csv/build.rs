@@ -155,8 +155,13 @@ impl<'a> Row<'a> {
         max: Option<usize>,
         hyphens: bool,
     ) -> bool {
+        let valid = is_machine_name(value, hyphens);
+        let too_long = max.is_some_and(|m| value.len() > m);
+        if valid && !too_long {
+            return true;
+        }
         let column = self.column_name(self.record.cell(to), to);
-        if !is_machine_name(value, hyphens) {
+        if !valid {
             let allowed = if hyphens {
                 "lower-case letters, digits, underscores and hyphens"
             } else {

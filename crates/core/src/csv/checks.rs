@@ -109,8 +109,10 @@ pub fn references(items: &[ConfigItem], findings: &mut Vec<Finding>) {
             _ => None,
         })
         .collect();
+    // Only views look fields up by bundle; most uploads have far fewer views than fields.
+    let has_views = items.iter().any(|i| matches!(i.data, ItemData::View(_)));
     let mut fields_by_bundle: HashMap<(&str, &str), HashSet<&str>> = HashMap::new();
-    for item in items {
+    for item in items.iter().filter(|_| has_views) {
         if let ItemData::Field(f) = &item.data {
             fields_by_bundle
                 .entry((f.entity_type.as_str(), f.bundle.as_str()))

@@ -409,7 +409,7 @@ pub fn validate(files: &[SourceFile], limits: &Limits) -> Report {
         .enumerate()
         .map(|(i, f)| (f.name.as_str(), i))
         .collect();
-    findings.sort_by_key(|f| {
+    findings.sort_by_cached_key(|f| {
         (
             order.get(f.file.as_str()).copied().unwrap_or(usize::MAX),
             f.line.unwrap_or(0),
