@@ -10,6 +10,10 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dtg_core::csv::{Limits, SourceFile, validate};
 
+/// The allocator the `dtg` binary and the Lambda functions use.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A realistic fields file: 20,000 fields over 400 content types, with help
 /// texts, lists and references.
 fn generated_fields(rows: usize) -> (SourceFile, SourceFile, SourceFile) {

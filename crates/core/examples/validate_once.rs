@@ -1,6 +1,10 @@
 //! Validates a generated 20,000-row fields file once (for profilers).
 #![allow(clippy::unwrap_used)]
 use dtg_core::csv::{Limits, SourceFile, validate};
+
+/// The allocator the `dtg` binary and the Lambda functions use.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::fmt::Write as _;
 fn main() {
     let mut fields = String::from(

@@ -8,6 +8,7 @@
 pub mod csv;
 pub mod finding;
 pub mod item;
+pub mod plan;
 
 pub use finding::{Code, Finding, Severity};
 pub use item::{ConfigItem, ItemData};

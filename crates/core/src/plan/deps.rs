@@ -67,9 +67,6 @@ fn item_modules(item: &ConfigItem) -> &'static [&'static str] {
         ItemData::View(_) => &["views"],
         ItemData::Menu(_) => &["menu_ui"],
         ItemData::MenuLink(_) => &["menu_link_content"],
-        ItemData::MediaType(m) if m.source.as_deref().is_some_and(|s| s.starts_with("oembed")) => {
-            &["media"]
-        }
         ItemData::MediaType(_) => &["media"],
         ItemData::ParagraphType(_) => &["paragraphs"],
         ItemData::BlockType(_) => &["block_content"],
@@ -95,11 +92,20 @@ pub fn permission_bundle(permission: &str) -> Option<(&'static str, &str)> {
     }
     let middle = |s: &'static str| -> Option<&str> {
         let without = p.strip_suffix(s)?;
-        ["create ", "edit own ", "edit any ", "delete own ", "delete any ", "view ", "revert ", "delete "]
-            .iter()
-            .find_map(|prefix| without.strip_prefix(prefix))
-            .map(str::trim)
-            .filter(|b| !b.is_empty() && !b.contains(' '))
+        [
+            "create ",
+            "edit own ",
+            "edit any ",
+            "delete own ",
+            "delete any ",
+            "view ",
+            "revert ",
+            "delete ",
+        ]
+        .iter()
+        .find_map(|prefix| without.strip_prefix(prefix))
+        .map(str::trim)
+        .filter(|b| !b.is_empty() && !b.contains(' '))
     };
     if let Some(b) = middle(" content") {
         return Some(("node", b));
@@ -128,7 +134,9 @@ pub fn item_dependencies(items: &[ConfigItem]) -> Vec<ItemDependency> {
                 fields_by_name.insert((&f.entity_type, &f.bundle, &f.field_name), &item.key);
             }
             ItemData::MenuLink(l) => {
-                links_by_title.entry((&l.menu, &l.title)).or_insert(&item.key);
+                links_by_title
+                    .entry((&l.menu, &l.title))
+                    .or_insert(&item.key);
             }
             _ => {}
         }
@@ -136,7 +144,11 @@ pub fn item_dependencies(items: &[ConfigItem]) -> Vec<ItemDependency> {
     let mut out = BTreeSet::new();
     let mut add = |from: &str, to: String, reason: &'static str| {
         if from != to && keys.contains(to.as_str()) {
-            out.insert(ItemDependency { from: from.to_owned(), to, reason });
+            out.insert(ItemDependency {
+                from: from.to_owned(),
+                to,
+                reason,
+            });
         }
     };
     for item in items {
@@ -215,14 +227,12 @@ pub fn item_dependencies(items: &[ConfigItem]) -> Vec<ItemDependency> {
                     if let Some(rest) = permission.strip_prefix("use ")
                         && let Some((workflow, _)) = rest.split_once(" transition ")
                     {
-                        add(from, format!("workflows.workflow.{}", workflow.trim()), "workflow permission");
+                        add(
+                            from,
+                            format!("workflows.workflow.{}", workflow.trim()),
+                            "workflow permission",
+                        );
                     }
-                }
-            }
-            ItemData::MediaType(m) => {
-                if let Some(field) = &m.source_field {
-                    // The source field is created with the media type; it is not a dependency.
-                    let _ = field;
                 }
             }
             _ => {}
@@ -237,12 +247,30 @@ mod tests {
 
     #[test]
     fn permissions_name_bundles() {
-        assert_eq!(permission_bundle("create article content"), Some(("node", "article")));
-        assert_eq!(permission_bundle("edit own page content"), Some(("node", "page")));
-        assert_eq!(permission_bundle("delete article revisions"), Some(("node", "article")));
-        assert_eq!(permission_bundle("create terms in tags"), Some(("taxonomy_term", "tags")));
-        assert_eq!(permission_bundle("edit any image media"), Some(("media", "image")));
-        assert_eq!(permission_bundle("create basic block content"), Some(("block_content", "basic")));
+        assert_eq!(
+            permission_bundle("create article content"),
+            Some(("node", "article"))
+        );
+        assert_eq!(
+            permission_bundle("edit own page content"),
+            Some(("node", "page"))
+        );
+        assert_eq!(
+            permission_bundle("delete article revisions"),
+            Some(("node", "article"))
+        );
+        assert_eq!(
+            permission_bundle("create terms in tags"),
+            Some(("taxonomy_term", "tags"))
+        );
+        assert_eq!(
+            permission_bundle("edit any image media"),
+            Some(("media", "image"))
+        );
+        assert_eq!(
+            permission_bundle("create basic block content"),
+            Some(("block_content", "basic"))
+        );
         assert_eq!(permission_bundle("access content"), None);
         assert_eq!(permission_bundle("view own unpublished content"), None);
         assert_eq!(permission_bundle("access content overview"), None);
