@@ -11,9 +11,14 @@ all: build
 build:
 	$(CARGO) build --release -p dtg-cli
 
-## Installs the tools the tests need (idempotent).
-deps:
+## Installs the tools the tests need (idempotent): Atlassian's ADF schema and
+## validator from npm, for the Atlassian Document Format checks.
+deps: tests/adf/node_modules/.package-lock.json
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
+
+tests/adf/node_modules/.package-lock.json: tests/adf/package.json tests/adf/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required for the ADF schema checks" >&2; exit 1; }
+	cd tests/adf && npm ci --no-audit --no-fund
 
 ## Runs every test of the workspace.
 test: deps
@@ -28,9 +33,9 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Benchmarks (criterion): validation throughput.
+## Benchmarks (criterion): validation, planning, HTML -> ADF (with htmltoadf as the baseline).
 bench:
-	$(CARGO) bench -p dtg-core --bench validate
+	$(CARGO) bench -p dtg-core
 
 ## Validates the complete sample site.
 run:

@@ -1,6 +1,7 @@
 //! `dtg`: the Drupal Ticket Generator on the command line.
 
 mod input;
+mod plan;
 mod validate;
 
 use std::process::ExitCode;
@@ -23,6 +24,8 @@ struct Cli {
 enum Command {
     /// Check CSV files: what each one is, and everything wrong with them.
     Validate(validate::Args),
+    /// Plan the backlog: tickets, dependencies, epics, in build order.
+    Plan(plan::Args),
 }
 
 /// Exit codes shared by every subcommand.
@@ -39,6 +42,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => plan::run(&args),
     };
     match code {
         Ok(code) => ExitCode::from(code),

@@ -98,7 +98,11 @@ fn body(finding: &Finding) -> &str {
     }
 }
 
-fn human(out: &mut impl Write, report: &Report) -> Result<()> {
+/// Findings grouped by file, for people.
+///
+/// # Errors
+/// Only when writing fails.
+pub fn human(out: &mut impl Write, report: &Report) -> Result<()> {
     for file in &report.files {
         let kind = match (&file.csv_type, file.dialect) {
             (Some(t), Some(d)) if d != dtg_core::csv::Dialect::Canonical => {

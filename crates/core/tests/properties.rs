@@ -125,3 +125,91 @@ proptest! {
         }
     }
 }
+
+mod planner {
+    use std::collections::BTreeSet;
+
+    use dtg_core::csv::{Limits, SourceFile, validate};
+    use dtg_core::plan::{Granularity, PlanSettings, plan};
+    use proptest::prelude::*;
+
+    /// A generated site: content types, vocabularies, paragraph types, fields
+    /// referencing any of them, views, roles and workflows over them.
+    fn site() -> impl Strategy<Value = Vec<SourceFile>> {
+        (1usize..8, 1usize..5, 0usize..4, prop::collection::vec((0usize..20, 0usize..6, 0usize..20), 0..60), 0usize..5, any::<bool>())
+            .prop_map(|(types, vocabs, paras, fields, views, per_field_menu)| {
+                let mut ct = String::from("machine_name,label,menus\n");
+                for i in 0..types {
+                    ct.push_str(&format!("type_{i},Type {i},{}\n", if per_field_menu { "main" } else { "" }));
+                }
+                let mut vo = String::from("machine_name,label\n");
+                for i in 0..vocabs {
+                    vo.push_str(&format!("vocab_{i},Vocab {i}\n"));
+                }
+                let mut pa = String::from("machine_name,label\n");
+                for i in 0..paras {
+                    pa.push_str(&format!("para_{i},Para {i}\n"));
+                }
+                let mut fi = String::from("entity_type,bundle,field_name,label,field_type,target_type,target_bundles\n");
+                for (n, (bundle, kind, target)) in fields.iter().enumerate() {
+                    let (entity, b) = match kind % 3 {
+                        0 => ("node", format!("type_{}", bundle % types)),
+                        1 => ("taxonomy_term", format!("vocab_{}", bundle % vocabs)),
+                        _ if paras > 0 => ("paragraph", format!("para_{}", bundle % paras)),
+                        _ => ("node", format!("type_{}", bundle % types)),
+                    };
+                    let (ft, tt, tb) = match kind {
+                        3 => ("entity_reference", "node", format!("type_{}", target % types)),
+                        4 => ("entity_reference", "taxonomy_term", format!("vocab_{}", target % vocabs)),
+                        5 if paras > 0 => ("entity_reference_revisions", "paragraph", format!("para_{}", target % paras)),
+                        _ => ("string", "", String::new()),
+                    };
+                    fi.push_str(&format!("{entity},{b},field_f{n},F {n},{ft},{tt},{tb}\n"));
+                }
+                let mut vi = String::from("machine_name,label,bundles,exposed_filters\n");
+                for i in 0..views {
+                    vi.push_str(&format!("view_{i},View {i},type_{},field_f{i}\n", i % types));
+                }
+                let mut ro = String::from("machine_name,label,permissions\n");
+                ro.push_str("editor,Editor,create type_0 content;create terms in vocab_0;use editorial transition publish\n");
+                let wf = "machine_name,label,states,transitions,bundles\neditorial,Editorial,draft;published,draft>published,node.type_0\n";
+                let me = "machine_name,label\nmain,Main\n";
+                let ml = "menu,title,link,parent\nmain,Home,/,\nmain,About,/about,Home\n";
+                vec![
+                    SourceFile::new("content_types.csv", ct),
+                    SourceFile::new("vocabularies.csv", vo),
+                    SourceFile::new("paragraph_types.csv", pa),
+                    SourceFile::new("fields.csv", fi),
+                    SourceFile::new("views.csv", vi),
+                    SourceFile::new("roles.csv", ro),
+                    SourceFile::new("workflows.csv", wf),
+                    SourceFile::new("menus.csv", me),
+                    SourceFile::new("menu_links.csv", ml),
+                ]
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn plans_are_acyclic_ordered_and_cover_every_item_once(files in site(), per_field in any::<bool>()) {
+            let report = validate(&files, &Limits::default());
+            let granularity = if per_field { Granularity::PerField } else { Granularity::PerBundle };
+            let p = plan(&report.items, &PlanSettings { granularity }).expect("generated sites have no cycle");
+            let mut seen = BTreeSet::new();
+            for t in &p.tickets {
+                for i in &t.items {
+                    prop_assert!(seen.insert(i.clone()), "{} twice", i);
+                }
+                prop_assert!(t.title.chars().count() <= 255);
+            }
+            prop_assert_eq!(seen.len(), report.items.len());
+            let position: std::collections::HashMap<&str, usize> =
+                p.order.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+            for d in &p.dependencies {
+                prop_assert!(position[d.to.as_str()] < position[d.from.as_str()]);
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod deps;
 pub mod graph;
+pub mod render;
 pub mod writer;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -176,7 +177,7 @@ impl Priority {
 }
 
 /// One ticket of the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticket {
     /// Stable id, derived from the items (`content-type-event`, `fields-node-event`).
     pub id: String,
@@ -199,10 +200,24 @@ pub struct Ticket {
     pub items: Vec<String>,
     /// The description, as sanitised HTML.
     pub description_html: String,
+    /// The description in Atlassian Document Format, within Jira's size limit.
+    pub description_adf: crate::adf::Document,
+    /// Files to attach: the full description when it is over Jira's limit.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
     /// Acceptance criteria (also in the description, as a checklist).
     pub acceptance_criteria: Vec<String>,
     /// Config names that must exist on the site once the ticket is done.
     pub config_names: Vec<String>,
+}
+
+/// A file to attach to a ticket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// File name.
+    pub file_name: String,
+    /// Its text.
+    pub content: String,
 }
 
 /// One epic of the plan.
@@ -239,7 +254,7 @@ pub struct PlanSettings {
 }
 
 /// The build plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Granularity it was made with.
     pub granularity: Granularity,
@@ -386,6 +401,7 @@ pub fn plan(items: &[ConfigItem], settings: &PlanSettings) -> Result<Plan, PlanE
         |i| {
             (
                 drafts[i].area,
+                drafts[i].rank,
                 drafts[i].title.clone(),
                 drafts[i].id.clone(),
             )

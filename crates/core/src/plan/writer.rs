@@ -29,6 +29,8 @@ pub const SUMMARY_LIMIT: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Draft {
     pub id: String,
+    /// Tie-break within an area: what a tech lead builds first among equals.
+    pub rank: u8,
     pub title: String,
     pub issue_type: IssueType,
     pub area: Area,
@@ -335,8 +337,17 @@ pub(crate) fn draft(
     let first = members[0];
     let area = area_of(first);
     let items: Vec<String> = members.iter().map(|i| i.key.clone()).collect();
+    let rank = match (group, &first.data) {
+        (Group::Modules, _) if id == "modules-core" => 0,
+        (Group::Modules, _) => 1,
+        (Group::Single, ItemData::Module(_)) => 2,
+        (Group::Single, ItemData::Field(_)) | (Group::Fields(..), _) => 4,
+        (Group::Single, _) => 3,
+        _ => 5,
+    };
     let mut d = Draft {
         id: id.to_owned(),
+        rank,
         title: String::new(),
         issue_type: IssueType::Task,
         area,
@@ -1068,6 +1079,18 @@ pub(crate) fn finish(d: &Draft, needs: &[&Draft], priority: Priority) -> Ticket 
         }
         html.push_str("</ul>");
     }
+    let fitted = crate::adf::fit_description(
+        crate::adf::html_to_adf(&html),
+        crate::adf::JIRA_DESCRIPTION_LIMIT,
+    );
+    let attachments = fitted
+        .overflow
+        .map(|o| super::Attachment {
+            file_name: o.file_name,
+            content: o.content,
+        })
+        .into_iter()
+        .collect();
     Ticket {
         id: d.id.clone(),
         title: d.title.clone(),
@@ -1079,6 +1102,8 @@ pub(crate) fn finish(d: &Draft, needs: &[&Draft], priority: Priority) -> Ticket 
         estimate: d.estimate,
         items: d.items.clone(),
         description_html: html,
+        description_adf: fitted.description,
+        attachments,
         acceptance_criteria: d.criteria.iter().map(|c| strip_tags(c)).collect(),
         config_names: d.config_names.clone(),
     }
