@@ -22,7 +22,7 @@ tests/adf/node_modules/.package-lock.json: tests/adf/package.json tests/adf/pack
 
 ## Runs every test of the workspace.
 test: deps
-	$(CARGO) test --workspace --all-targets --locked
+	$(CARGO) test --workspace --lib --bins --tests --locked
 	$(CARGO) test --workspace --doc --locked
 
 ## Formatting and clippy, as CI checks them.
