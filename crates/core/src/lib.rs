@@ -11,6 +11,7 @@ pub mod csv;
 pub mod finding;
 pub mod item;
 pub mod plan;
+pub mod session;
 
 pub use finding::{Code, Finding, Severity};
 pub use item::{ConfigItem, ItemData};

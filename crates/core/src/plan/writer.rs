@@ -425,6 +425,10 @@ pub(crate) fn draft(
         Group::Modules => modules_ticket(&mut d, id, members),
         Group::Single => single_ticket(&mut d, first, bundles),
     }
+    if matches!(group, Group::Menu(_)) {
+        d.labels[2] = "menus".to_owned();
+    }
+    d.labels.dedup();
     d.title = fit_title(std::mem::take(&mut d.title));
     d
 }

@@ -1,0 +1,7 @@
+//! Use cases of the Drupal Ticket Generator, written once over small ports.
+//!
+//! The ports live here ([`store`]: the single table and the blob store); the
+//! adapters live in `crates/aws` (DynamoDB, S3) and `crates/embedded`
+//! (SQLite, a folder). Nothing in this crate knows which one it runs on.
+
+pub mod store;

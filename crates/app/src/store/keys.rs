@@ -1,0 +1,87 @@
+//! Single-table keys, as code: every partition and sort key the product
+//! writes is built here, for both backends.
+
+/// `SESSION#<id>`: everything of one session.
+#[must_use]
+pub fn session(id: &str) -> String {
+    format!("SESSION#{id}")
+}
+
+/// Sort key of a session's own item.
+pub const META: &str = "META";
+
+/// `FILE#<id>`: an uploaded file.
+#[must_use]
+pub fn file(id: &str) -> String {
+    format!("FILE#{id}")
+}
+
+/// `TICKET#<id>`: a ticket.
+#[must_use]
+pub fn ticket(id: &str) -> String {
+    format!("TICKET#{id}")
+}
+
+/// `DEP#<from>#<to>`: `from` needs `to`.
+#[must_use]
+pub fn dependency(from: &str, to: &str) -> String {
+    format!("DEP#{from}#{to}")
+}
+
+/// `TASK#<id>`: a processing, validation or export task.
+#[must_use]
+pub fn task(id: &str) -> String {
+    format!("TASK#{id}")
+}
+
+/// `AUDIT#<ts>#<id>`: an audit entry; the zero-padded timestamp keeps them in time order.
+#[must_use]
+pub fn audit(at: i64, id: &str) -> String {
+    format!("AUDIT#{at:012}#{id}")
+}
+
+/// `USER#<id>`: a user's items.
+#[must_use]
+pub fn user(id: &str) -> String {
+    format!("USER#{id}")
+}
+
+/// `TOKEN#<site>`: a user's encrypted Jira tokens for a site.
+#[must_use]
+pub fn token(site: &str) -> String {
+    format!("TOKEN#{site}")
+}
+
+/// `CONN#<id>`: a WebSocket connection.
+#[must_use]
+pub fn connection(id: &str) -> String {
+    format!("CONN#{id}")
+}
+
+/// Prefixes for queries within a session.
+pub mod prefix {
+    /// Every file.
+    pub const FILES: &str = "FILE#";
+    /// Every ticket.
+    pub const TICKETS: &str = "TICKET#";
+    /// Every dependency.
+    pub const DEPENDENCIES: &str = "DEP#";
+    /// Every task.
+    pub const TASKS: &str = "TASK#";
+    /// Every audit entry.
+    pub const AUDIT: &str = "AUDIT#";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_and_prefix_as_queries_need() {
+        assert!(ticket("a").starts_with(prefix::TICKETS));
+        assert!(dependency("a", "b").starts_with(prefix::DEPENDENCIES));
+        assert!(audit(9, "x") < audit(10, "a"), "audit entries sort by time");
+        assert_eq!(session("s1"), "SESSION#s1");
+        assert_eq!(dependency("t1", "t2"), "DEP#t1#t2");
+    }
+}
