@@ -13,16 +13,25 @@ build:
 
 ## Installs the tools the tests need (idempotent): Atlassian's ADF schema and
 ## validator from npm, for the Atlassian Document Format checks.
-deps: tests/adf/node_modules/.package-lock.json
+MOTO := .tools/moto/bin/moto_server
+
+deps: tests/adf/node_modules/.package-lock.json $(MOTO)
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
 tests/adf/node_modules/.package-lock.json: tests/adf/package.json tests/adf/package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required for the ADF schema checks" >&2; exit 1; }
 	cd tests/adf && npm ci --no-audit --no-fund
 
+## moto's server emulates DynamoDB and S3 for the AWS adapters' contract tests;
+## the tests start it on a free loopback port and stop it.
+$(MOTO):
+	@command -v python3 >/dev/null || { echo "python3 is required to install moto" >&2; exit 1; }
+	python3 -m venv .tools/moto
+	.tools/moto/bin/pip install --quiet 'moto[server]'
+
 ## Runs every test of the workspace.
 test: deps
-	$(CARGO) test --workspace --lib --bins --tests --locked
+	DTG_MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --workspace --lib --bins --tests --locked
 	$(CARGO) test --workspace --doc --locked
 
 ## Formatting and clippy, as CI checks them.

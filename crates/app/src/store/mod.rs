@@ -6,6 +6,8 @@
 //! `version` and are conditional; a lost race is [`StoreError::Conflict`],
 //! never a silent overwrite.
 
+#[cfg(feature = "contract-tests")]
+pub mod contract;
 pub mod keys;
 
 use std::future::Future;

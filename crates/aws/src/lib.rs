@@ -1,0 +1,34 @@
+//! AWS adapters: the single table on DynamoDB ([`DynamoTable`]) and the blob
+//! store on S3 ([`S3Blobs`]). Both translate AWS errors into the store's own
+//! ([`StoreError`]): a failed condition is a conflict, throttling is
+//! retryable, anything else keeps its cause.
+
+mod dynamo;
+mod s3;
+
+pub use dynamo::DynamoTable;
+pub use s3::S3Blobs;
+
+use dtg_app::store::StoreError;
+
+/// AWS error codes that mean "slow down and retry".
+const THROTTLING: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalServerError",
+];
+
+/// Translates an SDK error that is neither a conflict nor a not-found.
+fn translate<E>(err: E, code: Option<&str>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    if code.is_some_and(|c| THROTTLING.contains(&c)) {
+        StoreError::Throttled(Box::new(err))
+    } else {
+        StoreError::Unexpected(Box::new(err))
+    }
+}
