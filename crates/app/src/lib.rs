@@ -4,4 +4,5 @@
 //! adapters live in `crates/aws` (DynamoDB, S3) and `crates/embedded`
 //! (SQLite, a folder). Nothing in this crate knows which one it runs on.
 
+pub mod repo;
 pub mod store;

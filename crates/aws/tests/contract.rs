@@ -58,6 +58,21 @@ fn start_moto() -> Moto {
     }
 }
 
+fn a_ticket() -> dtg_core::plan::Ticket {
+    use dtg_core::csv::{Limits, SourceFile, validate};
+    let report = validate(
+        &[SourceFile::new(
+            "content_types.csv",
+            "machine_name,label\nnews,News\n",
+        )],
+        &Limits::default(),
+    );
+    dtg_core::plan::plan(&report.items, &dtg_core::plan::PlanSettings::default())
+        .unwrap()
+        .tickets
+        .remove(0)
+}
+
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -75,6 +90,9 @@ async fn dynamodb_and_s3_pass_the_store_contract() {
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), "dtg-contract");
     table.create_if_missing().await.unwrap();
     run_table_contract(&table).await;
+    let table = std::sync::Arc::new(table);
+    let conflicts = dtg_app::store::contract::repo_racing_editors(table, a_ticket(), 50).await;
+    println!("50 editors on DynamoDB: {conflicts} conflicts retried");
 
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)

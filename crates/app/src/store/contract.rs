@@ -1077,3 +1077,94 @@ pub async fn run_blobs_contract(b: &impl Blobs) {
     blobs_presign_expired(b).await;
     blobs_presign_tampered(b).await;
 }
+
+/// GIVEN a ticket WHEN `editors` tasks each add their own label by
+/// read-modify-write through the ticket repository, retrying on conflict,
+/// THEN every version has exactly one winner and no update is lost.
+/// Returns how many conflicts were retried.
+pub async fn repo_racing_editors<T: Table>(
+    t: std::sync::Arc<T>,
+    ticket: dtg_core::plan::Ticket,
+    editors: usize,
+) -> usize {
+    use crate::repo::{DEFAULT_TTL_SECONDS, RepoError, Repos};
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    let session = unique("race");
+    let now = 1_800_000_000;
+    let inserted = Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS)
+        .insert_ticket(&session, &ticket, now)
+        .await;
+    if let Err(e) = inserted {
+        panic!("insert the ticket to race on: {e}");
+    }
+    let winners: Arc<Mutex<BTreeMap<u64, Vec<usize>>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for editor in 0..editors {
+        let (t, winners, id, session) = (
+            Arc::clone(&t),
+            Arc::clone(&winners),
+            ticket.id.clone(),
+            session.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let repos = Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS);
+            let mut conflicts = 0;
+            loop {
+                let current = match repos.ticket(&session, &id, now).await {
+                    Ok(Some(c)) => c,
+                    other => panic!("editor {editor}: read the ticket: {other:?}"),
+                };
+                let mut edited = current.value.clone();
+                edited.labels.push(format!("editor-{editor}"));
+                match repos.update_ticket(&session, &current, edited, now).await {
+                    Ok(saved) => {
+                        if let Ok(mut w) = winners.lock() {
+                            w.entry(saved.version).or_default().push(editor);
+                        }
+                        return conflicts;
+                    }
+                    Err(RepoError::Conflict(_)) => conflicts += 1,
+                    Err(other) => panic!("editor {editor}: {other}"),
+                }
+            }
+        }));
+    }
+    let mut conflicts = 0;
+    for task in tasks {
+        match task.await {
+            Ok(c) => conflicts += c,
+            Err(e) => panic!("an editor failed: {e}"),
+        }
+    }
+    let winners = match winners.lock() {
+        Ok(w) => w.clone(),
+        Err(e) => panic!("{e}"),
+    };
+    let last = editors as u64 + 1;
+    assert_eq!(
+        winners.keys().copied().collect::<Vec<_>>(),
+        (2..=last).collect::<Vec<u64>>(),
+        "every version from 2 to {last} is won once"
+    );
+    assert!(
+        winners.values().all(|w| w.len() == 1),
+        "one winner per version: {winners:?}"
+    );
+    let stored = match Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS)
+        .ticket(&session, &ticket.id, now)
+        .await
+    {
+        Ok(Some(s)) => s,
+        other => panic!("read the raced ticket: {other:?}"),
+    };
+    assert_eq!(stored.version, last);
+    for editor in 0..editors {
+        assert!(
+            stored.value.labels.contains(&format!("editor-{editor}")),
+            "editor {editor}'s update was lost"
+        );
+    }
+    conflicts
+}
