@@ -10,7 +10,7 @@ use dtg_app::store::{
     Condition, Item, MAX_TRANSACTION_OPS, Page, Result, StoreError, Table, Timestamp, TransactOp,
 };
 
-use crate::translate;
+use crate::{sdk_error, translate};
 
 type Attrs = HashMap<String, AttributeValue>;
 
@@ -74,10 +74,7 @@ impl DynamoTable {
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                translate(e, code.as_deref())
-            })?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -172,10 +169,7 @@ impl Table for DynamoTable {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                translate(e, code.as_deref())
-            })?;
+            .map_err(sdk_error)?;
         match out.item() {
             Some(attrs) => {
                 let item = from_attrs(attrs)?;
@@ -249,10 +243,7 @@ impl Table for DynamoTable {
             .set_exclusive_start_key(start.map(|sk| Self::key(pk, &sk)))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                translate(e, code.as_deref())
-            })?;
+            .map_err(sdk_error)?;
         let items = out
             .items()
             .iter()

@@ -32,3 +32,12 @@ where
         StoreError::Unexpected(Box::new(err))
     }
 }
+
+/// Translates an SDK error by its AWS error code.
+fn sdk_error<E>(err: E) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().map(str::to_owned);
+    translate(err, code.as_deref())
+}

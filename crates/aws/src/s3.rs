@@ -9,7 +9,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use dtg_app::store::{Blobs, Result, StoreError, Timestamp};
 
-use crate::translate;
+use crate::{sdk_error, translate};
 
 /// The blob store on one S3 bucket.
 #[derive(Debug, Clone)]
@@ -48,10 +48,7 @@ impl S3Blobs {
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                translate(e, code.as_deref())
-            })?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -75,10 +72,7 @@ impl Blobs for S3Blobs {
             .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                translate(e, code.as_deref())
-            })?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 
@@ -114,10 +108,7 @@ impl Blobs for S3Blobs {
             .key(key)
             .send()
             .await
-            .map_err(|e| {
-                let code = e.code().map(str::to_owned);
-                translate(e, code.as_deref())
-            })?;
+            .map_err(sdk_error)?;
         Ok(())
     }
 
