@@ -281,10 +281,16 @@ fn query_page(
     // `sk >= :prefix` lets SQLite seek in the primary key; `substr` keeps
     // only the keys that really start with the prefix. Both compare the way
     // Rust compares strings (bytes of UTF-8), so pages follow `String` order.
+    // The lower bound is a plain comparison so SQLite seeks to it in the key:
+    // an `(:after IS NULL OR sk > :after)` would scan from the prefix on every page.
+    let lower = if after.is_some() {
+        "sk > :after"
+    } else {
+        "sk >= :prefix AND :after IS NULL"
+    };
     let sql = format!(
         "SELECT pk, sk, item, version, expires_at FROM items
-         WHERE pk = :pk AND sk >= :prefix AND substr(sk, 1, length(:prefix)) = :prefix
-           AND (:after IS NULL OR sk > :after) AND {LIVE}
+         WHERE pk = :pk AND {lower} AND substr(sk, 1, length(:prefix)) = :prefix AND {LIVE}
          ORDER BY sk LIMIT :limit"
     );
     let mut stmt = conn.prepare_cached(&sql).map_err(store_error)?;
