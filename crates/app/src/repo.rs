@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use dtg_core::plan::Ticket;
 use dtg_core::session::{Position, TransitionError, check_transition};
 
-use crate::store::{Condition, Item, StoreError, Table, Timestamp, keys};
+use crate::store::{Condition, Item, StoreError, Table, Timestamp, keys, query_all};
 
 /// Session-scoped items expire this long after their last write (30 days).
 pub const DEFAULT_TTL_SECONDS: i64 = 30 * 24 * 60 * 60;
@@ -277,28 +277,20 @@ impl<T: Table> Repos<'_, T> {
     /// Store failures; a stored ticket of another shape.
     pub async fn tickets(&self, session: &str, now: Timestamp) -> Result<Vec<Versioned<Ticket>>> {
         let pk = keys::session(session);
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .table
-                .query(&pk, keys::prefix::TICKETS, start.take(), now)
-                .await?;
-            for item in page.items {
+        query_all(self.table, &pk, keys::prefix::TICKETS, now)
+            .await?
+            .into_iter()
+            .map(|item| {
                 let value =
                     serde_json::from_value(item.body).map_err(|source| RepoError::Corrupt {
                         what: format!("{pk} {}", item.sk),
                         source,
                     })?;
-                out.push(Versioned {
+                Ok(Versioned {
                     value,
                     version: item.version,
-                });
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(out),
-            }
-        }
+                })
+            })
+            .collect()
     }
 }

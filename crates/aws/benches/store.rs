@@ -8,28 +8,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
-use dtg_app::store::{Condition, Item, Table, keys};
+use dtg_app::store::contract::{bench_ticket_writes_and_read, report_bench};
 use dtg_aws::DynamoTable;
 
 const WRITES: usize = 10_000;
-const NOW: i64 = 1_800_000_000;
-
-fn ticket(n: usize) -> Item {
-    Item {
-        pk: keys::session("bench"),
-        sk: keys::ticket(&format!("t{n:05}")),
-        body: serde_json::json!({
-            "id": format!("t{n:05}"),
-            "title": format!("Add fields to Bundle {n} (12)"),
-            "description_html": "<p>".to_owned() + &"Field table and steps. ".repeat(40) + "</p>",
-            "labels": ["drupal", "content-model", "fields"],
-            "estimate": 3,
-        }),
-        version: 1,
-        expires_at: Some(NOW + 30 * 86_400),
-    }
-}
-
 fn main() {
     let program = std::env::var("DTG_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
     let port = TcpListener::bind("127.0.0.1:0")
@@ -65,34 +47,10 @@ fn main() {
         if let Err(e) = table.create_if_missing().await {
             panic!("create table: {e}");
         }
-        let start = Instant::now();
-        for n in 0..WRITES {
-            if let Err(e) = table.put(ticket(n), Condition::Absent, NOW).await {
-                panic!("write {n}: {e}");
-            }
-        }
-        let writes = start.elapsed();
-        let start = Instant::now();
-        let (mut read, mut token) = (0, None);
-        loop {
-            let page = match table.query(&keys::session("bench"), keys::prefix::TICKETS, token.take(), NOW).await {
-                Ok(p) => p,
-                Err(e) => panic!("read: {e}"),
-            };
-            read += page.items.len();
-            match page.next {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
-        let reading = start.elapsed();
-        assert_eq!(read, WRITES);
-        println!(
-            "dynamodb on moto: {WRITES} ticket writes in {:.2} s ({:.0} writes/s); full session read of {read} tickets in {:.1} ms ({:.0} items/s)",
-            writes.as_secs_f64(),
-            WRITES as f64 / writes.as_secs_f64(),
-            reading.as_secs_f64() * 1e3,
-            read as f64 / reading.as_secs_f64()
+        report_bench(
+            "dynamodb on moto",
+            WRITES,
+            bench_ticket_writes_and_read(&table, WRITES).await,
         );
     });
     let _ = moto.kill();

@@ -1168,3 +1168,56 @@ pub async fn repo_racing_editors<T: Table>(
     }
     conflicts
 }
+
+/// The store benchmark's workload: `writes` conditional ticket writes to one
+/// session, then a full read of them. Returns (write time, read time).
+pub async fn bench_ticket_writes_and_read(
+    t: &impl Table,
+    writes: usize,
+) -> (std::time::Duration, std::time::Duration) {
+    let now = 1_800_000_000;
+    let pk = super::keys::session(&unique("bench"));
+    let start = std::time::Instant::now();
+    for n in 0..writes {
+        let item = Item {
+            pk: pk.clone(),
+            sk: super::keys::ticket(&format!("t{n:05}")),
+            body: json!({
+                "id": format!("t{n:05}"),
+                "title": format!("Add fields to Bundle {n} (12)"),
+                "description_html": "<p>".to_owned() + &"Field table and steps. ".repeat(40) + "</p>",
+                "labels": ["drupal", "content-model", "fields"],
+                "estimate": 3,
+            }),
+            version: 1,
+            expires_at: Some(now + 30 * 86_400),
+        };
+        if let Err(e) = t.put(item, Condition::Absent, now).await {
+            panic!("write {n}: {e}");
+        }
+    }
+    let writing = start.elapsed();
+    let start = std::time::Instant::now();
+    let read = match super::query_all(t, &pk, super::keys::prefix::TICKETS, now).await {
+        Ok(items) => items.len(),
+        Err(e) => panic!("read: {e}"),
+    };
+    let reading = start.elapsed();
+    assert_eq!(read, writes, "the full read returns every write");
+    (writing, reading)
+}
+
+/// Prints the store benchmark's figures.
+pub fn report_bench(
+    store: &str,
+    writes: usize,
+    (writing, reading): (std::time::Duration, std::time::Duration),
+) {
+    println!(
+        "{store}: {writes} ticket writes in {:.2} s ({:.0} writes/s); full session read of {writes} tickets in {:.1} ms ({:.0} items/s)",
+        writing.as_secs_f64(),
+        writes as f64 / writing.as_secs_f64(),
+        reading.as_secs_f64() * 1e3,
+        writes as f64 / reading.as_secs_f64()
+    );
+}

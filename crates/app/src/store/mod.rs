@@ -185,6 +185,29 @@ pub trait Table: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
+/// Every live item of a partition under a sort-key prefix, following the
+/// pages of [`Table::query`] to the end.
+///
+/// # Errors
+/// What [`Table::query`] returns.
+pub async fn query_all(
+    table: &impl Table,
+    pk: &str,
+    prefix: &str,
+    now: Timestamp,
+) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = table.query(pk, prefix, start.take(), now).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(next) => start = Some(next),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// The blob store (uploads, attachments).
 pub trait Blobs: Send + Sync + 'static {
     /// Stores bytes under a key (replacing what was there, atomically).
