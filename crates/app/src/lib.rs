@@ -3,6 +3,8 @@
 //! The ports live here ([`store`]: the single table and the blob store); the
 //! adapters live in `crates/aws` (DynamoDB, S3) and `crates/embedded`
 //! (SQLite, a folder). Nothing in this crate knows which one it runs on.
+//! [`repo`] holds the repositories over the table; [`workflow`] the stages.
 
 pub mod repo;
 pub mod store;
+pub mod workflow;

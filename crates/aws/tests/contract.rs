@@ -73,6 +73,28 @@ fn a_ticket() -> dtg_core::plan::Ticket {
         .remove(0)
 }
 
+/// The plan of `sample_data/uwec_complete`: a real site, well over one transaction of tickets.
+fn uwec_plan() -> dtg_core::plan::Plan {
+    use dtg_core::csv::{Limits, SourceFile, validate};
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample_data/uwec_complete");
+    let mut files: Vec<SourceFile> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| {
+            SourceFile::new(
+                p.file_name().unwrap().to_string_lossy(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let report = validate(&files, &Limits::default());
+    assert!(!report.has_errors());
+    dtg_core::plan::plan(&report.items, &dtg_core::plan::PlanSettings::default()).unwrap()
+}
+
 async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -90,6 +112,7 @@ async fn dynamodb_and_s3_pass_the_store_contract() {
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), "dtg-contract");
     table.create_if_missing().await.unwrap();
     run_table_contract(&table).await;
+    dtg_app::repo::contract::run_repo_contract(&table, &uwec_plan()).await;
     let table = std::sync::Arc::new(table);
     let conflicts = dtg_app::store::contract::repo_racing_editors(table, a_ticket(), 50).await;
     println!("50 editors on DynamoDB: {conflicts} conflicts retried");

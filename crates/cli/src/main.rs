@@ -1,7 +1,9 @@
 //! `dtg`: the Drupal Ticket Generator on the command line.
 
 mod input;
+mod local;
 mod plan;
+mod session;
 mod validate;
 
 use std::process::ExitCode;
@@ -26,6 +28,9 @@ enum Command {
     Validate(validate::Args),
     /// Plan the backlog: tickets, dependencies, epics, in build order.
     Plan(plan::Args),
+    /// Keep work in sessions: start, list, show and delete them.
+    #[command(subcommand)]
+    Session(session::Command),
 }
 
 /// Exit codes shared by every subcommand.
@@ -43,6 +48,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
+        Command::Session(command) => session::run(&command),
     };
     match code {
         Ok(code) => ExitCode::from(code),

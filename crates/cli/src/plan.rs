@@ -35,7 +35,7 @@ pub enum GranularityArg {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// CSV files, or folders holding them.
-    #[arg(required = true, value_name = "DIR or FILES")]
+    #[arg(required_unless_present = "session", value_name = "DIR or FILES")]
     paths: Vec<PathBuf>,
     /// How finely items are split into tickets.
     #[arg(long, value_enum, default_value_t = GranularityArg::PerBundle)]
@@ -46,6 +46,8 @@ pub struct Args {
     /// Write to this file instead of standard output (replaced atomically).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    #[command(flatten)]
+    session: crate::local::SessionArg,
 }
 
 /// The JSON document of `dtg plan --format json`.
@@ -82,28 +84,45 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Explains why files with errors are not planned.
+fn refuse(report: &dtg_core::csv::Report) -> Result<u8> {
+    let mut err = anstream::stderr().lock();
+    writeln!(err, "The files have errors; fix them before planning:\n")?;
+    crate::validate::human(&mut err, report)?;
+    Ok(exit::INVALID)
+}
+
 /// Runs the command and returns its exit code.
 ///
 /// # Errors
 /// Usage problems: a missing path, no CSV file, an unwritable output.
 pub fn run(args: &Args) -> Result<u8> {
-    let files = crate::input::collect(&args.paths)?;
-    let report = validate(&files, &Limits::default());
-    if report.has_errors() {
-        let mut err = anstream::stderr().lock();
-        writeln!(err, "The files have errors; fix them before planning:\n")?;
-        crate::validate::human(&mut err, &report)?;
-        return Ok(exit::INVALID);
-    }
     let granularity = match args.granularity {
         GranularityArg::PerBundle => Granularity::PerBundle,
         GranularityArg::PerField => Granularity::PerField,
     };
-    let plan = match plan(&report.items, &PlanSettings { granularity }) {
-        Ok(plan) => plan,
-        Err(err) => {
-            eprintln!("dtg: cannot plan: {err}");
-            return Ok(exit::INVALID);
+    let settings = PlanSettings { granularity };
+    let (report, plan) = match &args.session.session {
+        Some(id) => match crate::local::plan_in_session(id, &args.paths, &settings)? {
+            (id, crate::local::Planned::Saved(done)) => {
+                eprintln!("Plan saved in session {id}, ready for review.");
+                *done
+            }
+            (_, crate::local::Planned::Invalid(report)) => return refuse(&report),
+        },
+        None => {
+            let files = crate::input::collect(&args.paths)?;
+            let report = validate(&files, &Limits::default());
+            if report.has_errors() {
+                return refuse(&report);
+            }
+            match plan(&report.items, &settings) {
+                Ok(plan) => (report, plan),
+                Err(err) => {
+                    eprintln!("dtg: cannot plan: {err}");
+                    return Ok(exit::INVALID);
+                }
+            }
         }
     };
     let plan_file = args.out.as_ref().and_then(|p| p.file_name()).map_or_else(

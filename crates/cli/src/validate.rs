@@ -25,11 +25,13 @@ pub enum Format {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// CSV files, or folders holding them.
-    #[arg(required = true, value_name = "DIR or FILES")]
+    #[arg(required_unless_present = "session", value_name = "DIR or FILES")]
     paths: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    #[command(flatten)]
+    session: crate::local::SessionArg,
 }
 
 /// The JSON document of `dtg validate --format json`.
@@ -53,8 +55,19 @@ struct Summary {
 /// # Errors
 /// Usage problems: a missing path, no CSV file.
 pub fn run(args: &Args) -> Result<u8> {
-    let files = crate::input::collect(&args.paths)?;
-    let report = validate(&files, &Limits::default());
+    let (session, report) = match &args.session.session {
+        Some(id) => {
+            let (id, report) = crate::local::validate_in_session(id, &args.paths)?;
+            (Some(id), report)
+        }
+        None => {
+            let files = crate::input::collect(&args.paths)?;
+            (None, validate(&files, &Limits::default()))
+        }
+    };
+    if let Some(id) = session {
+        eprintln!("Files and findings saved in session {id}.");
+    }
     let mut out = anstream::stdout().lock();
     match args.format {
         Format::Json => {

@@ -1,17 +1,14 @@
-//! Repositories on SQLite: racing edits of one ticket end with exactly one
-//! winner per version and no lost update; session moves follow the rules.
+//! Repositories on SQLite: the repository contract (sessions, plans, files,
+//! tasks, audit, tokens, connections, expiry), and racing edits of one ticket
+//! ending with exactly one winner per version and no lost update.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
-use dtg_app::repo::{DEFAULT_TTL_SECONDS, RepoError, Repos};
 use dtg_core::csv::{Limits, SourceFile, validate};
 use dtg_core::plan::{PlanSettings, Ticket, plan};
-use dtg_core::session::{Position, Stage, Status};
 use dtg_embedded::SqliteTable;
-
-const NOW: i64 = 1_800_000_000;
 
 fn a_ticket() -> Ticket {
     let report = validate(
@@ -36,56 +33,30 @@ async fn fifty_racing_editors_lose_no_update() {
 }
 
 #[tokio::test]
-async fn sessions_move_only_as_the_rules_allow_and_not_from_a_stale_read() {
-    let table = SqliteTable::open_in_memory().unwrap();
-    let repos = Repos::new(&table, DEFAULT_TTL_SECONDS);
-    let created = repos.create_session("s1", "u1", NOW).await.unwrap();
-    assert!(matches!(
-        repos.create_session("s1", "u2", NOW).await,
-        Err(RepoError::Conflict(_))
-    ));
+async fn repositories_keep_their_contract_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let table = SqliteTable::open(dir.path().join("store.sqlite")).unwrap();
+    dtg_app::repo::contract::run_repo_contract(&table, &uwec_plan()).await;
+}
 
-    let upload = repos
-        .move_session(
-            &created,
-            Position::new(Stage::Upload, Status::Active),
-            NOW + 1,
-        )
-        .await
-        .unwrap();
-    assert_eq!(upload.version, 2);
-    // A move from the stale read is a conflict, not an overwrite.
-    let stale = repos
-        .move_session(
-            &created,
-            Position::new(Stage::Upload, Status::Active),
-            NOW + 2,
-        )
-        .await;
-    assert!(matches!(stale, Err(RepoError::Conflict(_))), "{stale:?}");
-    // Skipping review is refused by the rules.
-    let skip = repos
-        .move_session(
-            &upload,
-            Position::new(Stage::JiraExport, Status::Exporting),
-            NOW + 3,
-        )
-        .await;
-    assert!(matches!(skip, Err(RepoError::Transition(_))), "{skip:?}");
-
-    // Items expire after the TTL.
-    assert!(
-        repos
-            .session("s1", NOW + 1 + DEFAULT_TTL_SECONDS - 1)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        repos
-            .session("s1", NOW + 1 + DEFAULT_TTL_SECONDS)
-            .await
-            .unwrap()
-            .is_none()
-    );
+/// The plan of `sample_data/uwec_complete`: a real site, well over one transaction of tickets.
+fn uwec_plan() -> dtg_core::plan::Plan {
+    use dtg_core::csv::{Limits, SourceFile, validate};
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample_data/uwec_complete");
+    let mut files: Vec<SourceFile> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| {
+            SourceFile::new(
+                p.file_name().unwrap().to_string_lossy(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let report = validate(&files, &Limits::default());
+    assert!(!report.has_errors());
+    dtg_core::plan::plan(&report.items, &dtg_core::plan::PlanSettings::default()).unwrap()
 }

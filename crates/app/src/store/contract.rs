@@ -37,7 +37,7 @@ fn wall_clock() -> Timestamp {
 }
 
 /// A name no other check (in this run or an earlier one) uses.
-fn unique(name: &str) -> String {
+pub(crate) fn unique(name: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -1091,12 +1091,16 @@ pub async fn repo_racing_editors<T: Table>(
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
 
-    let session = unique("race");
     let now = 1_800_000_000;
-    let inserted = Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS)
-        .insert_ticket(&session, &ticket, now)
-        .await;
-    if let Err(e) = inserted {
+    let repos = Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS);
+    let session = match repos
+        .create_session(&unique("race"), "racer", "race", now)
+        .await
+    {
+        Ok(s) => s.value,
+        Err(e) => panic!("create the session to race in: {e}"),
+    };
+    if let Err(e) = repos.insert_ticket(&session, &ticket, now).await {
         panic!("insert the ticket to race on: {e}");
     }
     let winners: Arc<Mutex<BTreeMap<u64, Vec<usize>>>> = Arc::default();
@@ -1112,7 +1116,7 @@ pub async fn repo_racing_editors<T: Table>(
             let repos = Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS);
             let mut conflicts = 0;
             loop {
-                let current = match repos.ticket(&session, &id, now).await {
+                let current = match repos.ticket(&session.id, &id, now).await {
                     Ok(Some(c)) => c,
                     other => panic!("editor {editor}: read the ticket: {other:?}"),
                 };
@@ -1153,7 +1157,7 @@ pub async fn repo_racing_editors<T: Table>(
         "one winner per version: {winners:?}"
     );
     let stored = match Repos::new(t.as_ref(), DEFAULT_TTL_SECONDS)
-        .ticket(&session, &ticket.id, now)
+        .ticket(&session.id, &ticket.id, now)
         .await
     {
         Ok(Some(s)) => s,

@@ -10,6 +10,15 @@ pub fn session(id: &str) -> String {
 /// Sort key of a session's own item.
 pub const META: &str = "META";
 
+/// `PLAN`: a session's plan (granularity, ticket order, epics).
+pub const PLAN: &str = "PLAN";
+
+/// `EPIC#<id>`: an epic of the plan.
+#[must_use]
+pub fn epic(id: &str) -> String {
+    format!("EPIC#{id}")
+}
+
 /// `FILE#<id>`: an uploaded file.
 #[must_use]
 pub fn file(id: &str) -> String {
@@ -46,13 +55,20 @@ pub fn user(id: &str) -> String {
     format!("USER#{id}")
 }
 
+/// `SESSION#<id>` under a user: the sessions a user owns.
+#[must_use]
+pub fn owned_session(id: &str) -> String {
+    format!("SESSION#{id}")
+}
+
 /// `TOKEN#<site>`: a user's encrypted Jira tokens for a site.
 #[must_use]
 pub fn token(site: &str) -> String {
     format!("TOKEN#{site}")
 }
 
-/// `CONN#<id>`: a WebSocket connection.
+/// `CONN#<id>`: a WebSocket connection (its own partition, with `META`), and
+/// the same key under the session it listens to.
 #[must_use]
 pub fn connection(id: &str) -> String {
     format!("CONN#{id}")
@@ -70,6 +86,16 @@ pub mod prefix {
     pub const TASKS: &str = "TASK#";
     /// Every audit entry.
     pub const AUDIT: &str = "AUDIT#";
+    /// Every epic.
+    pub const EPICS: &str = "EPIC#";
+    /// Every connection listening to a session.
+    pub const CONNECTIONS: &str = "CONN#";
+    /// Every session of a user.
+    pub const SESSIONS: &str = "SESSION#";
+    /// Every token of a user.
+    pub const TOKENS: &str = "TOKEN#";
+    /// Everything.
+    pub const ALL: &str = "";
 }
 
 #[cfg(test)]
