@@ -7,6 +7,7 @@
 
 pub mod deps;
 pub mod graph;
+pub mod prose;
 pub mod render;
 pub mod writer;
 

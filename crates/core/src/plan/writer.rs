@@ -66,7 +66,7 @@ fn code(text: &str) -> String {
 }
 
 /// A summary that fits Jira's limit (the full label stays in the description).
-fn fit_title(title: String) -> String {
+pub(crate) fn fit_title(title: String) -> String {
     let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
     if title.chars().count() <= SUMMARY_LIMIT {
         return title;
@@ -1114,7 +1114,7 @@ pub(crate) fn finish(d: &Draft, needs: &[&Draft], priority: Priority) -> Ticket 
 }
 
 /// Text without the tags and entities this writer uses (for plain lists).
-fn strip_tags(html: &str) -> String {
+pub(crate) fn strip_tags(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
     let mut in_tag = false;
     for c in html.chars() {
