@@ -5,6 +5,7 @@
 //! (SQLite, a folder). Nothing in this crate knows which one it runs on.
 //! [`repo`] holds the repositories over the table; [`workflow`] the stages.
 
+pub mod export;
 pub mod jira;
 pub mod repo;
 pub mod store;

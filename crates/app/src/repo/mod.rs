@@ -111,7 +111,7 @@ impl<'a, T: Table> Repos<'a, T> {
         self.table
     }
 
-    async fn load<V: DeserializeOwned>(
+    pub(crate) async fn load<V: DeserializeOwned>(
         &self,
         pk: &str,
         sk: &str,
@@ -123,7 +123,7 @@ impl<'a, T: Table> Repos<'a, T> {
         decode(item).map(Some)
     }
 
-    async fn load_all<V: DeserializeOwned>(
+    pub(crate) async fn load_all<V: DeserializeOwned>(
         &self,
         pk: &str,
         prefix: &str,
@@ -139,7 +139,7 @@ impl<'a, T: Table> Repos<'a, T> {
     /// Writes `value` under the condition that the stored version is
     /// `expected` (`None`: absent), and returns the new version.
     #[allow(clippy::too_many_arguments)]
-    async fn store<V: Serialize>(
+    pub(crate) async fn store<V: Serialize>(
         &self,
         pk: &str,
         sk: &str,
@@ -156,7 +156,11 @@ impl<'a, T: Table> Repos<'a, T> {
 
     /// Applies `ops` in transactions of at most [`MAX_TRANSACTION_OPS`]; each
     /// batch is whole or absent, batches land in order.
-    async fn transact_in_batches(&self, ops: Vec<TransactOp>, now: Timestamp) -> Result<()> {
+    pub(crate) async fn transact_in_batches(
+        &self,
+        ops: Vec<TransactOp>,
+        now: Timestamp,
+    ) -> Result<()> {
         let mut ops = ops.into_iter().peekable();
         while ops.peek().is_some() {
             let batch: Vec<_> = ops.by_ref().take(MAX_TRANSACTION_OPS).collect();

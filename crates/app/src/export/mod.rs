@@ -1,0 +1,1689 @@
+//! The export engine: a session's reviewed plan becomes Jira issues, one
+//! [`step`] at a time, so a state machine (or the command line) can drive it,
+//! pause between steps as Jira's rate limits ask, and resume after any crash.
+//!
+//! - [`check_adf`] converts every description afresh and records a
+//!   fingerprint of the tickets it checked; [`start_export`] refuses a check
+//!   that is missing, failed or older than the last edit (seed `002_*`,
+//!   Decision 8).
+//! - Prepare checks the project (issue types, required fields, priorities,
+//!   link types, assignee, sprint) and finds, by the session's run label and
+//!   the `dtg.ticket` entity property, every issue an earlier run created.
+//! - Epics, then tickets in build order, go out in bulk creates of up to 50;
+//!   each key is stored the moment Jira answers, before the next request.
+//! - A field Jira refuses for one ticket falls back (unassigned, no sprint,
+//!   default priority, Task) and is recorded as a manual fix; anything else
+//!   stops the export with the seed's error category and recovery actions.
+//! - Attachments go up, then a `Blocks` link per dependency once both ends
+//!   exist ("A blocks B": `inwardIssue=A`, `outwardIssue=B`).
+//! - [`retry_export`] resumes from the failure point, at most
+//!   [`MAX_RETRIES`] times, then the session needs an administrator.
+//!
+//! Nothing is created twice: an issue is recorded before anything else is
+//! sent, and every start or retry first looks for issues whose answer was
+//! lost.
+
+mod state;
+
+pub use state::{
+    ADF_CHECK, AdfCheck, Counters, EXPORT, ErrorCategory, ExportFailure, ExportSettings,
+    ExportState, Exported, ExportedKind, Fallback, ISSUES, ManualFix, Phase, Resolved,
+};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use dtg_core::adf::{JIRA_DESCRIPTION_LIMIT, fit_description, html_to_adf, json_len};
+use dtg_core::plan::{IssueType, Plan, Ticket};
+use dtg_core::session::{Position, Stage, Status};
+
+use crate::jira::{IssueRef, Jira, JiraError, NewIssue, NewLink, Refusal, TICKET_PROPERTY};
+use crate::repo::{
+    AuditEntry, Progress, RepoError, Repos, Session, Task, TaskError, TaskKind, TaskStatus,
+    Versioned,
+};
+use crate::store::{Table, Timestamp, keys};
+use crate::workflow::Run;
+
+/// Retries an export may use before an administrator must look at it.
+pub const MAX_RETRIES: u32 = 3;
+/// Jira's limit of issues in one bulk create.
+pub const BULK_LIMIT: usize = 50;
+/// Links sent per step.
+const LINKS_PER_STEP: usize = 100;
+/// Links in flight at once.
+const LINK_CONCURRENCY: usize = 8;
+/// Attachments uploaded per step.
+const ATTACHMENTS_PER_STEP: usize = 10;
+/// Jira's summary limit, in characters.
+pub const SUMMARY_LIMIT: usize = 255;
+
+const REVIEW: Position = Position::new(Stage::Review, Status::Active);
+const ADF_VALIDATING: Position = Position::new(Stage::Review, Status::AdfValidating);
+const EXPORTING: Position = Position::new(Stage::JiraExport, Status::Exporting);
+const EXPORT_FAILED: Position = Position::new(Stage::JiraExport, Status::ExportFailed);
+const ADMIN_REQUIRED: Position = Position::new(Stage::JiraExport, Status::AdminRequired);
+const COMPLETED: Position = Position::new(Stage::Completed, Status::Completed);
+
+/// Why an export call could not run at all (Jira's own failures are not
+/// errors here: they stop the export and are kept in its state).
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// No such session.
+    #[error("there is no session {0}")]
+    NoSession(String),
+    /// The session is not where this can happen.
+    #[error("session {session} is at {position}, where it cannot {action}")]
+    WrongStage {
+        /// Session id.
+        session: String,
+        /// Where it is.
+        position: Position,
+        /// What was asked.
+        action: &'static str,
+    },
+    /// The session has no plan.
+    #[error("session {0} has no plan yet; plan it first")]
+    NoPlan(String),
+    /// The export was never started.
+    #[error("session {0} has no export to continue; start one first")]
+    NotStarted(String),
+    /// No ADF check, a failed one, or one older than the last edit.
+    #[error("{0}")]
+    AdfNotFresh(String),
+    /// The retries are used up.
+    #[error(
+        "Maximum retry attempts ({MAX_RETRIES}) exceeded; a Jira administrator must look at the project, and the session may need manual cleanup"
+    )]
+    MaxRetries {
+        /// Retries used.
+        used: u32,
+        /// When the first failure happened.
+        first_error_at: Option<Timestamp>,
+    },
+    /// A repository call failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// Result of an export call.
+pub type Result<T, E = ExportError> = std::result::Result<T, E>;
+
+/// The `export_progress` message of seed `004_*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportProgress {
+    /// Always `export_progress`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Session id.
+    pub session_id: String,
+    /// `exporting`, `completed` or `failed`.
+    pub status: String,
+    /// Share done, 0 to 100.
+    pub progress_percentage: f64,
+    /// What is happening.
+    pub current_stage: String,
+    /// Epics and tickets created.
+    pub tickets_completed: usize,
+    /// Tickets that could not be created.
+    pub tickets_failed: usize,
+    /// Epics and tickets in all.
+    pub total_tickets: usize,
+    /// Links created.
+    pub dependencies_created: usize,
+    /// Links in all.
+    pub total_dependencies: usize,
+    /// The Jira project.
+    pub current_jira_project: String,
+}
+
+/// What one step did.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// The cursor after the step.
+    pub state: ExportState,
+    /// Progress, in the seed's message shape.
+    pub progress: ExportProgress,
+    /// How long to wait before the next step (Jira asked to slow down).
+    pub wait_hint: Duration,
+    /// Whether the export has ended (completed, or stopped by a failure).
+    pub done: bool,
+}
+
+/// The result of checking one ticket's ADF.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdfResult {
+    /// Ticket or epic id.
+    pub ticket_id: String,
+    /// Its title.
+    pub ticket_title: String,
+    /// `passed` or `failed`.
+    pub status: String,
+    /// Size of the ADF description, in characters of JSON.
+    pub adf_size_bytes: usize,
+    /// Whether the description overflows into an attachment.
+    pub attachment: bool,
+    /// What is wrong.
+    pub error_message: Option<String>,
+    /// How to fix it.
+    pub suggested_fix: Option<String>,
+}
+
+/// The result of [`check_adf`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdfReport {
+    /// Session id.
+    pub session_id: String,
+    /// Tickets and epics checked.
+    pub tickets_tested: usize,
+    /// Whether all passed.
+    pub all_passed: bool,
+    /// How many passed.
+    pub passed: usize,
+    /// How many failed.
+    pub failed: usize,
+    /// Per ticket.
+    pub results: Vec<AdfResult>,
+}
+
+/// One created issue, for the results page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JiraTicketReference {
+    /// Our id.
+    pub ticket_id: String,
+    /// Jira key.
+    pub jira_key: String,
+    /// Link.
+    pub jira_url: String,
+    /// Title.
+    pub title: String,
+    /// Epic or ticket.
+    pub kind: ExportedKind,
+}
+
+/// A manual fix, for the results page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualFixGuidance {
+    /// Jira key of the issue to fix.
+    pub jira_key: String,
+    /// Its title.
+    pub title: String,
+    /// What was dropped or replaced.
+    pub issue_type: Fallback,
+    /// What to do.
+    pub recommended_action: String,
+    /// Link.
+    pub jira_url: String,
+    /// Jira's words.
+    pub detail: String,
+}
+
+/// The export results of seed `004_*`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportResults {
+    /// Session id.
+    pub session_id: String,
+    /// `exporting`, `completed`, `export_failed` or `admin_required`.
+    pub status: String,
+    /// Issues created (epics and tickets).
+    pub total_tickets_created: usize,
+    /// Every issue, in plan order.
+    pub jira_tickets: Vec<JiraTicketReference>,
+    /// Links created.
+    pub dependencies_created: usize,
+    /// Fields to finish by hand.
+    pub manual_fixes: Vec<ManualFixGuidance>,
+    /// Why it stopped, while stopped.
+    pub failure: Option<ExportFailure>,
+    /// Retries used.
+    pub retry_attempts_used: u32,
+    /// Minutes from start to finish (or to now).
+    pub total_processing_time_minutes: f64,
+}
+
+async fn load<T: Table>(
+    repos: &Repos<'_, T>,
+    id: &str,
+    now: Timestamp,
+) -> Result<Versioned<Session>> {
+    repos
+        .session(id, now)
+        .await?
+        .ok_or_else(|| ExportError::NoSession(id.to_owned()))
+}
+
+async fn load_plan<T: Table>(repos: &Repos<'_, T>, id: &str, now: Timestamp) -> Result<Plan> {
+    repos
+        .plan(id, now)
+        .await?
+        .ok_or_else(|| ExportError::NoPlan(id.to_owned()))
+}
+
+async fn audit<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &Session,
+    run: Run<'_>,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let entry = AuditEntry {
+        id: format!("{}-{action}", run.id),
+        at: run.now,
+        actor: run.actor.to_owned(),
+        action: action.to_owned(),
+        detail,
+    };
+    Ok(repos.append_audit(session, &entry).await?)
+}
+
+/// A fingerprint of what an ADF check saw: the plan's version and every
+/// ticket's id and version. Any edit changes it.
+async fn fingerprint<T: Table>(repos: &Repos<'_, T>, id: &str, now: Timestamp) -> Result<String> {
+    let pk = keys::session(id);
+    let plan_version = repos
+        .table()
+        .get(&pk, keys::PLAN, now)
+        .await
+        .map_err(RepoError::from)?
+        .map_or(0, |p| p.version);
+    let mut hash = Sha256::new();
+    hash.update(plan_version.to_le_bytes());
+    for t in repos.tickets(id, now).await? {
+        hash.update(t.value.id.as_bytes());
+        hash.update([0]);
+        hash.update(t.version.to_le_bytes());
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+/// A description as Jira gets it: converted afresh from the HTML, fitted to
+/// Jira's limit, with the overflow (if any) for an attachment.
+fn description(html: &str) -> (serde_json::Value, Option<(String, String)>) {
+    let fitted = fit_description(html_to_adf(html), JIRA_DESCRIPTION_LIMIT);
+    let doc = serde_json::to_value(&fitted.description).unwrap_or(serde_json::Value::Null);
+    (doc, fitted.overflow.map(|o| (o.file_name, o.content)))
+}
+
+fn summary_problem(title: &str) -> Option<String> {
+    if title.trim().is_empty() {
+        Some("the summary is empty".to_owned())
+    } else if title.contains(['\n', '\r']) {
+        Some("the summary has a line break; Jira takes one line".to_owned())
+    } else if title.chars().count() > SUMMARY_LIMIT {
+        Some(format!(
+            "the summary has {} characters; Jira takes at most {SUMMARY_LIMIT}",
+            title.chars().count()
+        ))
+    } else {
+        None
+    }
+}
+
+/// Converts every description of a session's plan afresh and checks it as
+/// Jira will (summary one line of at most 255 characters, ADF within
+/// 32,767 characters, overflow as an attachment), and records the result
+/// with a fingerprint of the tickets, which [`start_export`] compares.
+///
+/// # Errors
+/// [`ExportError::WrongStage`] outside review.
+pub async fn check_adf<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    run: Run<'_>,
+) -> Result<AdfReport> {
+    let session = load(repos, session_id, run.now).await?;
+    if session.value.position != REVIEW {
+        return Err(ExportError::WrongStage {
+            session: session_id.to_owned(),
+            position: session.value.position,
+            action: "check descriptions (that happens in review)",
+        });
+    }
+    let session = repos
+        .move_session(&session, ADF_VALIDATING, run.now)
+        .await?;
+    let plan = load_plan(repos, session_id, run.now).await?;
+    let mut results = Vec::new();
+    let items = plan
+        .epics
+        .iter()
+        .map(|e| (&e.id, &e.title, &e.description_html))
+        .chain(
+            plan.tickets
+                .iter()
+                .map(|t| (&t.id, &t.title, &t.description_html)),
+        );
+    for (id, title, html) in items {
+        let (doc, overflow) = description(html);
+        let size = json_len(&doc);
+        let problem = summary_problem(title).or_else(|| {
+            (size > JIRA_DESCRIPTION_LIMIT)
+                .then(|| format!("the description is {size} characters of ADF; Jira takes at most {JIRA_DESCRIPTION_LIMIT}"))
+        });
+        results.push(AdfResult {
+            ticket_id: id.clone(),
+            ticket_title: title.clone(),
+            status: if problem.is_some() {
+                "failed"
+            } else {
+                "passed"
+            }
+            .to_owned(),
+            adf_size_bytes: size,
+            attachment: overflow.is_some(),
+            suggested_fix: problem.as_ref().map(|_| {
+                "Edit the ticket's title or description in review, then check again.".to_owned()
+            }),
+            error_message: problem,
+        });
+    }
+    let failed = results.iter().filter(|r| r.status == "failed").count();
+    let report = AdfReport {
+        session_id: session_id.to_owned(),
+        tickets_tested: results.len(),
+        all_passed: failed == 0,
+        passed: results.len() - failed,
+        failed,
+        results,
+    };
+    let check = AdfCheck {
+        at: run.now,
+        fingerprint: fingerprint(repos, session_id, run.now).await?,
+        all_passed: report.all_passed,
+    };
+    repos
+        .save_adf_check(&session.value, &check, run.now)
+        .await?;
+    audit(
+        repos,
+        &session.value,
+        run,
+        "adf.checked",
+        serde_json::json!({ "tested": report.tickets_tested, "failed": failed }),
+    )
+    .await?;
+    repos.move_session(&session, REVIEW, run.now).await?;
+    Ok(report)
+}
+
+/// Starts exporting a reviewed session to `settings.project_key`: checks the
+/// ADF check is fresh, moves the session to `jira_export/exporting`, and
+/// writes the cursor at the prepare phase. An earlier export's issues are
+/// kept and found again, never created twice.
+///
+/// # Errors
+/// [`ExportError::AdfNotFresh`] without a passing, current ADF check;
+/// [`ExportError::WrongStage`] outside review.
+pub async fn start_export<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    settings: ExportSettings,
+    run: Run<'_>,
+) -> Result<ExportState> {
+    let session = load(repos, session_id, run.now).await?;
+    if session.value.position != REVIEW {
+        return Err(ExportError::WrongStage {
+            session: session_id.to_owned(),
+            position: session.value.position,
+            action: "start an export (it must be in review)",
+        });
+    }
+    load_plan(repos, session_id, run.now).await?;
+    match repos.adf_check(session_id, run.now).await? {
+        None => {
+            return Err(ExportError::AdfNotFresh(
+                "Validation required: check the descriptions (ADF) before exporting".to_owned(),
+            ));
+        }
+        Some(check) if !check.all_passed => {
+            return Err(ExportError::AdfNotFresh(
+                "Validation required: the last ADF check failed; fix the tickets it names and check again".to_owned(),
+            ));
+        }
+        Some(check) if check.fingerprint != fingerprint(repos, session_id, run.now).await? => {
+            return Err(ExportError::AdfNotFresh(
+                "Validation required: tickets changed since the last ADF check; check again"
+                    .to_owned(),
+            ));
+        }
+        Some(_) => {}
+    }
+    let before = repos.export_state(session_id, run.now).await?;
+    let mut settings = settings;
+    settings.batch_size = settings.batch_size.clamp(1, BULK_LIMIT);
+    let task_id = format!("{}-export", run.id);
+    let state = match &before {
+        Some(old) => ExportState {
+            settings,
+            task_id: task_id.clone(),
+            phase: Phase::Prepare,
+            links_done: 0,
+            failure: None,
+            finished_at: None,
+            started_at: run.now,
+            ..old.value.clone()
+        },
+        None => ExportState {
+            settings,
+            task_id: task_id.clone(),
+            run_label: format!("dtg-{session_id}"),
+            phase: Phase::Prepare,
+            links_done: 0,
+            resolved: Resolved::default(),
+            fallbacks: BTreeMap::new(),
+            manual_fixes: Vec::new(),
+            failure: None,
+            first_failure_at: None,
+            retries_used: 0,
+            counters: Counters::default(),
+            started_at: run.now,
+            finished_at: None,
+        },
+    };
+    let session = repos.move_session(&session, EXPORTING, run.now).await?;
+    repos
+        .save_export_state(&session.value, &state, before.map(|b| b.version), run.now)
+        .await?;
+    let task = Task {
+        id: task_id,
+        kind: TaskKind::Export,
+        status: TaskStatus::Running,
+        progress: Progress::default(),
+        error: None,
+        result: None,
+        created_at: run.now,
+        updated_at: run.now,
+    };
+    repos.insert_task(&session.value, &task, run.now).await?;
+    audit(
+        repos,
+        &session.value,
+        run,
+        "export.started",
+        serde_json::json!({ "project": state.settings.project_key, "run_label": state.run_label }),
+    )
+    .await?;
+    Ok(state)
+}
+
+/// Resumes a stopped export from its failure point. After
+/// [`MAX_RETRIES`] retries the session goes to `admin_required`.
+///
+/// # Errors
+/// [`ExportError::MaxRetries`] when the retries are used up;
+/// [`ExportError::WrongStage`] when the export has not failed.
+pub async fn retry_export<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    run: Run<'_>,
+) -> Result<ExportState> {
+    let session = load(repos, session_id, run.now).await?;
+    let state = repos
+        .export_state(session_id, run.now)
+        .await?
+        .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
+    let position = session.value.position;
+    if position == ADMIN_REQUIRED {
+        return Err(ExportError::MaxRetries {
+            used: state.value.retries_used,
+            first_error_at: state.value.first_failure_at,
+        });
+    }
+    if position != EXPORT_FAILED {
+        return Err(ExportError::WrongStage {
+            session: session_id.to_owned(),
+            position,
+            action: "retry (only a failed export can be retried)",
+        });
+    }
+    if state.value.retries_used >= MAX_RETRIES {
+        let session = repos
+            .move_session(&session, ADMIN_REQUIRED, run.now)
+            .await?;
+        audit(
+            repos,
+            &session.value,
+            run,
+            "export.admin_required",
+            serde_json::json!({ "retries_used": state.value.retries_used }),
+        )
+        .await?;
+        return Err(ExportError::MaxRetries {
+            used: state.value.retries_used,
+            first_error_at: state.value.first_failure_at,
+        });
+    }
+    let task_id = format!("{}-export", run.id);
+    let next = ExportState {
+        retries_used: state.value.retries_used + 1,
+        failure: None,
+        phase: Phase::Prepare,
+        task_id: task_id.clone(),
+        ..state.value.clone()
+    };
+    let session = repos.move_session(&session, EXPORTING, run.now).await?;
+    repos
+        .save_export_state(&session.value, &next, Some(state.version), run.now)
+        .await?;
+    let task = Task {
+        id: task_id,
+        kind: TaskKind::Export,
+        status: TaskStatus::Running,
+        progress: Progress::default(),
+        error: None,
+        result: None,
+        created_at: run.now,
+        updated_at: run.now,
+    };
+    repos.insert_task(&session.value, &task, run.now).await?;
+    audit(
+        repos,
+        &session.value,
+        run,
+        "export.retried",
+        serde_json::json!({
+            "retry_attempt": next.retries_used,
+            "remaining_retries": MAX_RETRIES - next.retries_used,
+            "resuming_from_ticket_order": state.value.failure.as_ref().and_then(|f| f.failed_at_ticket_order),
+        }),
+    )
+    .await?;
+    Ok(next)
+}
+
+/// Why a step stopped short.
+enum Stop {
+    /// Jira failed; `ticket` is what was being sent.
+    Jira(JiraError, Option<String>),
+    /// A rule of ours or of the project stops the export.
+    Failure(Box<ExportFailure>),
+}
+
+impl From<JiraError> for Stop {
+    fn from(err: JiraError) -> Self {
+        Self::Jira(err, None)
+    }
+}
+
+fn failure_record(
+    category: ErrorCategory,
+    code: &str,
+    message: String,
+    actions: &[&str],
+    now: Timestamp,
+) -> ExportFailure {
+    ExportFailure {
+        error_category: category,
+        code: code.to_owned(),
+        user_message: message,
+        recovery_actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+        failed_at_ticket_order: None,
+        ticket_id: None,
+        retry_available: true,
+        at: now,
+    }
+}
+
+fn failure(
+    category: ErrorCategory,
+    code: &str,
+    message: String,
+    actions: &[&str],
+    now: Timestamp,
+) -> Stop {
+    Stop::Failure(Box::new(failure_record(
+        category, code, message, actions, now,
+    )))
+}
+
+/// The seed's category, code and recovery actions for a Jira failure.
+fn classify(err: &JiraError, project: &str, now: Timestamp) -> ExportFailure {
+    use ErrorCategory as C;
+    let (category, code, actions): (C, &str, &[&str]) = match err {
+        JiraError::Unauthorized(_) => (
+            C::UserFixable,
+            "jira_unauthorized",
+            &[
+                "Sign in to Jira again (or renew the API token)",
+                "Then retry the export",
+            ],
+        ),
+        JiraError::Forbidden(_) => (
+            C::AdminRequired,
+            "jira_permission_denied",
+            &[
+                "Ask a Jira administrator for the Create Issues and Link Issues permissions in the project",
+                "Then retry the export",
+            ],
+        ),
+        JiraError::NotFound(_) => (
+            C::AdminRequired,
+            "jira_project_not_found",
+            &[
+                "Check that the project still exists and you can see it",
+                "Choose another project, or ask a Jira administrator to restore it",
+            ],
+        ),
+        JiraError::Refused(_) => (
+            C::UserFixable,
+            "jira_refused",
+            &[
+                "Fix the ticket Jira refused (see the message) in review",
+                "Then retry the export",
+            ],
+        ),
+        JiraError::RateLimited { .. }
+        | JiraError::Unavailable { .. }
+        | JiraError::Network { .. } => (
+            C::Temporary,
+            "jira_unavailable",
+            &[
+                "Wait a few minutes",
+                "Then retry the export; it resumes where it stopped",
+            ],
+        ),
+    };
+    let message = match err {
+        JiraError::NotFound(_) => format!("Project {project} was not found in Jira: {err}"),
+        _ => err.to_string(),
+    };
+    ExportFailure {
+        error_category: category,
+        code: code.to_owned(),
+        user_message: message,
+        recovery_actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+        failed_at_ticket_order: None,
+        ticket_id: None,
+        retry_available: true,
+        at: now,
+    }
+}
+
+/// Runs the next step of a started export.
+///
+/// # Errors
+/// [`ExportError::NotStarted`] before [`start_export`]; repository failures.
+/// Jira's failures stop the export and come back in the report.
+pub async fn step<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    session_id: &str,
+    run: Run<'_>,
+) -> Result<StepReport> {
+    let session = load(repos, session_id, run.now).await?;
+    let stored = repos
+        .export_state(session_id, run.now)
+        .await?
+        .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
+    let plan = load_plan(repos, session_id, run.now).await?;
+    if session.value.position != EXPORTING {
+        let done = matches!(
+            session.value.position,
+            COMPLETED | EXPORT_FAILED | ADMIN_REQUIRED
+        );
+        if !done {
+            return Err(ExportError::WrongStage {
+                session: session_id.to_owned(),
+                position: session.value.position,
+                action: "export (start the export first)",
+            });
+        }
+        let progress = progress(session_id, &stored.value, &plan, &BTreeMap::new());
+        return Ok(StepReport {
+            state: stored.value,
+            progress,
+            wait_hint: Duration::ZERO,
+            done: true,
+        });
+    }
+    let mut state = stored.value.clone();
+    let mut exported = repos.exported(session_id, run.now).await?;
+    let outcome = match state.phase {
+        Phase::Prepare => {
+            prepare(
+                repos,
+                jira,
+                &session.value,
+                &plan,
+                &mut state,
+                &mut exported,
+                run,
+            )
+            .await
+        }
+        Phase::Epics | Phase::Tickets => {
+            create_batch(
+                repos,
+                jira,
+                &session.value,
+                &plan,
+                &mut state,
+                &mut exported,
+                run,
+            )
+            .await
+        }
+        Phase::Attachments => {
+            attach(
+                repos,
+                jira,
+                &session.value,
+                &plan,
+                &mut state,
+                &mut exported,
+                run,
+            )
+            .await
+        }
+        Phase::Links => link(jira, &plan, &mut state, &exported).await,
+        Phase::Done => Ok(()),
+    };
+    let mut wait_hint = Duration::ZERO;
+    let mut session = session;
+    match outcome {
+        Ok(()) => {}
+        Err(Stop::Jira(JiraError::RateLimited { retry_after, .. }, _)) => {
+            // Not a failure: the state machine waits and runs the step again.
+            wait_hint = retry_after;
+        }
+        Err(stop) => {
+            let mut failed = match stop {
+                Stop::Jira(err, ticket) => {
+                    let mut f = classify(&err, &state.settings.project_key, run.now);
+                    f.failed_at_ticket_order = ticket
+                        .as_ref()
+                        .and_then(|id| plan.order.iter().position(|o| o == id).map(|p| p + 1));
+                    f.ticket_id = ticket;
+                    f
+                }
+                Stop::Failure(f) => *f,
+            };
+            failed.retry_available = state.retries_used < MAX_RETRIES;
+            state.first_failure_at.get_or_insert(run.now);
+            state.failure = Some(failed.clone());
+            repos
+                .save_export_state(&session.value, &state, Some(stored.version), run.now)
+                .await?;
+            session = repos.move_session(&session, EXPORT_FAILED, run.now).await?;
+            update_task(
+                repos,
+                &session.value,
+                &state,
+                TaskStatus::Failed,
+                &plan,
+                &exported,
+                run,
+            )
+            .await?;
+            audit(
+                repos,
+                &session.value,
+                run,
+                "export.failed",
+                serde_json::to_value(&failed).unwrap_or_default(),
+            )
+            .await?;
+            let progress = progress(session_id, &state, &plan, &exported);
+            return Ok(StepReport {
+                state,
+                progress,
+                wait_hint,
+                done: true,
+            });
+        }
+    }
+    if state.phase == Phase::Done && state.finished_at.is_none() {
+        state.finished_at = Some(run.now);
+    }
+    repos
+        .save_export_state(&session.value, &state, Some(stored.version), run.now)
+        .await?;
+    let done = state.phase == Phase::Done;
+    if done {
+        session = repos.move_session(&session, COMPLETED, run.now).await?;
+        update_task(
+            repos,
+            &session.value,
+            &state,
+            TaskStatus::Succeeded,
+            &plan,
+            &exported,
+            run,
+        )
+        .await?;
+        audit(
+            repos,
+            &session.value,
+            run,
+            "export.completed",
+            serde_json::to_value(&state.counters).unwrap_or_default(),
+        )
+        .await?;
+    } else {
+        update_task(
+            repos,
+            &session.value,
+            &state,
+            TaskStatus::Running,
+            &plan,
+            &exported,
+            run,
+        )
+        .await?;
+    }
+    let progress = progress(session_id, &state, &plan, &exported);
+    Ok(StepReport {
+        state,
+        progress,
+        wait_hint,
+        done,
+    })
+}
+
+async fn update_task<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &Session,
+    state: &ExportState,
+    status: TaskStatus,
+    plan: &Plan,
+    exported: &BTreeMap<String, Exported>,
+    run: Run<'_>,
+) -> Result<()> {
+    let Some(task) = repos.task(&session.id, &state.task_id, run.now).await? else {
+        return Ok(());
+    };
+    let p = progress(&session.id, state, plan, exported);
+    let next = Task {
+        status,
+        progress: Progress {
+            done: (p.tickets_completed + p.dependencies_created) as u64,
+            total: (p.total_tickets + p.total_dependencies) as u64,
+            message: p.current_stage.clone(),
+        },
+        error: state.failure.as_ref().map(|f| TaskError {
+            category: serde_json::to_value(f.error_category)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            message: f.user_message.clone(),
+        }),
+        result: Some(serde_json::to_value(&state.counters).unwrap_or_default()),
+        ..task.value.clone()
+    };
+    repos.update_task(session, &task, next, run.now).await?;
+    Ok(())
+}
+
+fn progress(
+    session_id: &str,
+    state: &ExportState,
+    plan: &Plan,
+    exported: &BTreeMap<String, Exported>,
+) -> ExportProgress {
+    let total_tickets = plan.epics.len() + plan.tickets.len();
+    let created = exported.len().min(total_tickets);
+    let total_deps = plan.dependencies.len();
+    let links = state.links_done.min(total_deps);
+    let total = (total_tickets + total_deps).max(1);
+    let stage = match state.phase {
+        Phase::Prepare => "Checking the Jira project".to_owned(),
+        Phase::Epics => format!("Creating epics ({created} of {})", plan.epics.len()),
+        Phase::Tickets => {
+            let next = plan.tickets.iter().find(|t| !exported.contains_key(&t.id));
+            match next {
+                Some(t) => format!(
+                    "Creating ticket {} of {total_tickets}: {}",
+                    created + 1,
+                    t.title
+                ),
+                None => "Creating tickets".to_owned(),
+            }
+        }
+        Phase::Attachments => "Uploading attachments".to_owned(),
+        Phase::Links => format!("Linking dependencies ({links} of {total_deps})"),
+        Phase::Done => "Done".to_owned(),
+    };
+    let status = if state.failure.is_some() {
+        "failed"
+    } else if state.phase == Phase::Done {
+        "completed"
+    } else {
+        "exporting"
+    };
+    let done = if state.phase == Phase::Done {
+        total
+    } else {
+        created + links
+    };
+    ExportProgress {
+        kind: "export_progress".to_owned(),
+        session_id: session_id.to_owned(),
+        status: status.to_owned(),
+        progress_percentage: (done as f64 * 1000.0 / total as f64).round() / 10.0,
+        current_stage: stage,
+        tickets_completed: created,
+        tickets_failed: usize::from(
+            state
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.ticket_id.is_some()),
+        ),
+        total_tickets,
+        dependencies_created: links,
+        total_dependencies: total_deps,
+        current_jira_project: state.settings.project_key.clone(),
+    }
+}
+
+fn titles(plan: &Plan) -> BTreeMap<&str, &str> {
+    plan.epics
+        .iter()
+        .map(|e| (e.id.as_str(), e.title.as_str()))
+        .chain(
+            plan.tickets
+                .iter()
+                .map(|t| (t.id.as_str(), t.title.as_str())),
+        )
+        .collect()
+}
+
+fn add_fallback(
+    state: &mut ExportState,
+    id: &str,
+    title: &str,
+    fallback: Fallback,
+    detail: &str,
+) -> bool {
+    let applied = state.fallbacks.entry(id.to_owned()).or_default();
+    if applied.contains(&fallback) {
+        return false;
+    }
+    applied.push(fallback);
+    state.manual_fixes.push(ManualFix {
+        ticket_id: id.to_owned(),
+        title: title.to_owned(),
+        issue_type: fallback,
+        detail: detail.to_owned(),
+    });
+    true
+}
+
+/// The prepare phase: what the project offers, what our plan needs of it,
+/// and which of our issues an earlier run already created.
+async fn prepare<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    session: &Session,
+    plan: &Plan,
+    state: &mut ExportState,
+    exported: &mut BTreeMap<String, Exported>,
+    run: Run<'_>,
+) -> Result<(), Stop> {
+    use ErrorCategory as C;
+    let key = state.settings.project_key.clone();
+    for (id, title) in titles(plan) {
+        if let Some(problem) = summary_problem(title) {
+            let mut f = failure_record(
+                C::UserFixable,
+                "summary_invalid",
+                format!("Ticket {id}: {problem}"),
+                &["Edit the ticket's title in review", "Then export again"],
+                run.now,
+            );
+            f.ticket_id = Some(id.to_owned());
+            return Err(Stop::Failure(Box::new(f)));
+        }
+    }
+    let project = jira.project(&key).await?;
+    let find = |name: &str| {
+        project
+            .issue_types
+            .iter()
+            .find(|t| !t.subtask && t.name.eq_ignore_ascii_case(name))
+    };
+    let epic = find("Epic").or_else(|| project.issue_types.iter().find(|t| t.hierarchy_level == 1));
+    let Some(epic) = epic else {
+        return Err(failure(
+            C::AdminRequired,
+            "issue_type_unavailable",
+            format!("Project {key} has no Epic issue type; the plan's epics need one"),
+            &[
+                "Ask a Jira administrator to add Epic to the project's issue types",
+                "Then retry the export",
+            ],
+            run.now,
+        ));
+    };
+    let task = find("Task").or_else(|| {
+        project
+            .issue_types
+            .iter()
+            .find(|t| !t.subtask && t.hierarchy_level == 0)
+    });
+    let Some(task) = task else {
+        return Err(failure(
+            C::AdminRequired,
+            "issue_type_unavailable",
+            format!(
+                "Project {key} has no standard issue type (Task, Story) to create tickets with"
+            ),
+            &[
+                "Ask a Jira administrator to add Task to the project's issue types",
+                "Then retry the export",
+            ],
+            run.now,
+        ));
+    };
+    let mut types = BTreeMap::from([
+        ("Epic".to_owned(), epic.id.clone()),
+        ("Task".to_owned(), task.id.clone()),
+    ]);
+    match find("Story") {
+        Some(story) => {
+            types.insert("Story".to_owned(), story.id.clone());
+        }
+        None => {
+            for t in plan
+                .tickets
+                .iter()
+                .filter(|t| t.issue_type == IssueType::Story)
+            {
+                add_fallback(
+                    state,
+                    &t.id,
+                    &t.title,
+                    Fallback::IssueTypeUnavailable,
+                    &format!("Project {key} has no Story type; created as {}", task.name),
+                );
+            }
+        }
+    }
+    // Fields the create screens require that the export does not fill stop it
+    // before anything is created.
+    const FILLED: [&str; 9] = [
+        "summary",
+        "issuetype",
+        "project",
+        "description",
+        "reporter",
+        "labels",
+        "priority",
+        "assignee",
+        "parent",
+    ];
+    let mut resolved = Resolved {
+        issue_types: types.clone(),
+        ..Resolved::default()
+    };
+    for (name, type_id) in &types {
+        let fields = jira.create_fields(&key, type_id).await?;
+        for f in &fields {
+            let estimate = f.schema_type == "number"
+                && ["story point estimate", "story points"]
+                    .contains(&f.name.to_ascii_lowercase().as_str());
+            let sprint = f.custom.as_deref() == Some("com.pyxis.greenhopper.jira:gh-sprint");
+            if estimate && name != "Epic" {
+                resolved.estimate_field.get_or_insert_with(|| f.id.clone());
+            } else if sprint && name != "Epic" {
+                resolved.sprint_field.get_or_insert_with(|| f.id.clone());
+            } else if f.required && !f.has_default && !FILLED.contains(&f.id.as_str()) {
+                return Err(failure(
+                    C::UserFixable,
+                    "required_field",
+                    format!(
+                        "Project {key} requires the field \"{}\" ({}) on {name} issues, which the export does not fill",
+                        f.name, f.id
+                    ),
+                    &[
+                        "Make the field optional or give it a default value in the project's field configuration",
+                        "Then retry the export",
+                    ],
+                    run.now,
+                ));
+            }
+        }
+    }
+    resolved.priorities = jira
+        .priorities()
+        .await?
+        .into_iter()
+        .map(|p| (p.name, p.id))
+        .collect();
+    for t in &plan.tickets {
+        if !resolved.priorities.contains_key(t.priority.as_str()) {
+            add_fallback(
+                state,
+                &t.id,
+                &t.title,
+                Fallback::PriorityUnavailable,
+                &format!("Priority {} is not available", t.priority.as_str()),
+            );
+        }
+    }
+    let link_types = jira.link_types().await?;
+    let Some(blocks) = link_types
+        .iter()
+        .find(|l| l.name.eq_ignore_ascii_case("Blocks"))
+        .or_else(|| {
+            link_types
+                .iter()
+                .find(|l| l.outward.eq_ignore_ascii_case("blocks"))
+        })
+    else {
+        return Err(failure(
+            C::AdminRequired,
+            "link_type_unavailable",
+            "Jira has no \"Blocks\" issue link type to link dependencies with".to_owned(),
+            &[
+                "Ask a Jira administrator to restore the Blocks link type",
+                "Then retry the export",
+            ],
+            run.now,
+        ));
+    };
+    resolved.blocks_link = blocks.name.clone();
+    if let Some(wanted) = state.settings.assignee.clone() {
+        let users = jira.assignable_users(&key).await?;
+        resolved.assignee = users
+            .iter()
+            .find(|u| {
+                u.account_id == wanted
+                    || u.email
+                        .as_deref()
+                        .is_some_and(|e| e.eq_ignore_ascii_case(&wanted))
+                    || u.display_name.eq_ignore_ascii_case(&wanted)
+            })
+            .map(|u| u.account_id.clone());
+        if resolved.assignee.is_none() {
+            for t in &plan.tickets {
+                add_fallback(
+                    state,
+                    &t.id,
+                    &t.title,
+                    Fallback::AssigneeInvalid,
+                    &format!("{wanted} cannot be assigned issues in {key}"),
+                );
+            }
+        }
+    }
+    if let Some(wanted) = state.settings.sprint.clone() {
+        let sprints = jira.sprints(&key).await?;
+        resolved.sprint = sprints
+            .iter()
+            .find(|s| {
+                s.state != "closed"
+                    && (s.id.to_string() == wanted || s.name.eq_ignore_ascii_case(&wanted))
+            })
+            .map(|s| s.id);
+        if resolved.sprint.is_none() || resolved.sprint_field.is_none() {
+            resolved.sprint = None;
+            for t in &plan.tickets {
+                add_fallback(
+                    state,
+                    &t.id,
+                    &t.title,
+                    Fallback::SprintNotFound,
+                    &format!("No open sprint {wanted} in {key}"),
+                );
+            }
+        }
+    }
+    state.resolved = resolved;
+    reconcile(repos, jira, session, plan, state, exported, run).await?;
+    state.phase = Phase::Epics;
+    Ok(())
+}
+
+/// Finds the issues an earlier run created (by the run label, confirmed by
+/// the ticket-id property) and records any whose answer was lost.
+async fn reconcile<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    session: &Session,
+    plan: &Plan,
+    state: &mut ExportState,
+    exported: &mut BTreeMap<String, Exported>,
+    run: Run<'_>,
+) -> Result<(), Stop> {
+    let epics: BTreeSet<&str> = plan.epics.iter().map(|e| e.id.as_str()).collect();
+    let tickets: BTreeSet<&str> = plan.tickets.iter().map(|t| t.id.as_str()).collect();
+    let jql = format!(
+        "project = \"{}\" AND labels = \"{}\" ORDER BY key ASC",
+        state.settings.project_key, state.run_label
+    );
+    let mut found = Vec::new();
+    let mut next = None;
+    loop {
+        let page = jira.search(&jql, &[TICKET_PROPERTY], next.take()).await?;
+        for issue in page.issues {
+            let Some(id) = issue
+                .properties
+                .get(TICKET_PROPERTY)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let kind = if epics.contains(id.as_str()) {
+                ExportedKind::Epic
+            } else if tickets.contains(id.as_str()) {
+                ExportedKind::Ticket
+            } else {
+                continue;
+            };
+            if exported.contains_key(&id) || found.iter().any(|f: &Exported| f.id == id) {
+                continue;
+            }
+            found.push(Exported {
+                url: jira.browse_url(&issue.key),
+                id,
+                kind,
+                jira_id: issue.id,
+                key: issue.key,
+                attachments_done: false,
+                at: run.now,
+            });
+        }
+        match page.next_page {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    if !found.is_empty() {
+        repos
+            .record_exported(session, &found, run.now)
+            .await
+            .map_err(|e| {
+                Stop::Jira(
+                    JiraError::Network {
+                        message: e.to_string(),
+                        maybe_applied: false,
+                    },
+                    None,
+                )
+            })?;
+        state.counters.reconciled += found.len();
+        for e in found {
+            exported.insert(e.id.clone(), e);
+        }
+    }
+    Ok(())
+}
+
+/// One issue to create, with the fallbacks recorded for it applied.
+fn new_issue(
+    state: &ExportState,
+    exported: &BTreeMap<String, Exported>,
+    id: &str,
+    title: &str,
+    html: &str,
+    ticket: Option<&Ticket>,
+) -> NewIssue {
+    let r = &state.resolved;
+    let fallbacks = state.fallbacks.get(id).map_or(&[][..], Vec::as_slice);
+    let has = |f: Fallback| fallbacks.contains(&f);
+    let (description, _) = description(html);
+    let mut labels = ticket.map(|t| t.labels.clone()).unwrap_or_default();
+    labels.push(state.run_label.clone());
+    labels.retain(|l| !l.is_empty() && !l.contains(char::is_whitespace));
+    labels.dedup();
+    let type_name = match ticket.map(|t| t.issue_type) {
+        None => "Epic",
+        Some(IssueType::Story) if !has(Fallback::IssueTypeUnavailable) => "Story",
+        Some(IssueType::Epic) => "Epic",
+        Some(_) => "Task",
+    };
+    let issue_type_id = r
+        .issue_types
+        .get(type_name)
+        .or_else(|| r.issue_types.get("Task"))
+        .cloned()
+        .unwrap_or_default();
+    let mut extra_fields = BTreeMap::new();
+    if let Some(t) = ticket {
+        if let Some(field) = &r.estimate_field
+            && !has(Fallback::EstimateFieldUnavailable)
+        {
+            extra_fields.insert(field.clone(), serde_json::json!(t.estimate));
+        }
+        if let (Some(field), Some(sprint)) = (&r.sprint_field, r.sprint)
+            && !has(Fallback::SprintNotFound)
+        {
+            extra_fields.insert(field.clone(), serde_json::json!(sprint));
+        }
+    }
+    NewIssue {
+        project_key: state.settings.project_key.clone(),
+        issue_type_id,
+        summary: title.to_owned(),
+        description,
+        labels,
+        priority_id: ticket
+            .filter(|_| !has(Fallback::PriorityUnavailable))
+            .and_then(|t| r.priorities.get(t.priority.as_str()).cloned()),
+        assignee: ticket
+            .filter(|_| !has(Fallback::AssigneeInvalid))
+            .and(r.assignee.clone()),
+        parent_key: ticket.and_then(|t| exported.get(&t.epic).map(|e| e.key.clone())),
+        extra_fields,
+        properties: BTreeMap::from([(TICKET_PROPERTY.to_owned(), serde_json::json!(id))]),
+    }
+}
+
+/// The fallbacks that answer a refusal, or `None` when it has a problem no
+/// fallback answers.
+fn fallbacks_for(refusal: &Refusal, r: &Resolved) -> Option<Vec<Fallback>> {
+    if refusal.fields.is_empty() {
+        return None;
+    }
+    refusal
+        .fields
+        .keys()
+        .map(|field| match field.as_str() {
+            "assignee" => Some(Fallback::AssigneeInvalid),
+            "priority" => Some(Fallback::PriorityUnavailable),
+            "issuetype" => Some(Fallback::IssueTypeUnavailable),
+            f if r.sprint_field.as_deref() == Some(f) => Some(Fallback::SprintNotFound),
+            f if r.estimate_field.as_deref() == Some(f) => Some(Fallback::EstimateFieldUnavailable),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The epics or tickets phase: the next bulk create.
+async fn create_batch<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    session: &Session,
+    plan: &Plan,
+    state: &mut ExportState,
+    exported: &mut BTreeMap<String, Exported>,
+    run: Run<'_>,
+) -> Result<(), Stop> {
+    let epics = state.phase == Phase::Epics;
+    let pending: Vec<(&str, &str, &str, Option<&Ticket>)> = if epics {
+        plan.epics
+            .iter()
+            .filter(|e| !exported.contains_key(&e.id))
+            .map(|e| {
+                (
+                    e.id.as_str(),
+                    e.title.as_str(),
+                    e.description_html.as_str(),
+                    None,
+                )
+            })
+            .take(state.settings.batch_size.clamp(1, BULK_LIMIT))
+            .collect()
+    } else {
+        plan.tickets
+            .iter()
+            .filter(|t| !exported.contains_key(&t.id))
+            .map(|t| {
+                (
+                    t.id.as_str(),
+                    t.title.as_str(),
+                    t.description_html.as_str(),
+                    Some(t),
+                )
+            })
+            .take(state.settings.batch_size.clamp(1, BULK_LIMIT))
+            .collect()
+    };
+    if pending.is_empty() {
+        state.phase = if epics {
+            Phase::Tickets
+        } else {
+            Phase::Attachments
+        };
+        return Ok(());
+    }
+    let issues: Vec<NewIssue> = pending
+        .iter()
+        .map(|(id, title, html, ticket)| new_issue(state, exported, id, title, html, *ticket))
+        .collect();
+    let first = pending.first().map(|p| p.0.to_owned());
+    let answers = jira
+        .create_issues(&issues)
+        .await
+        .map_err(|e| Stop::Jira(e, first))?;
+    let mut created = Vec::new();
+    let mut refused = None;
+    for ((id, title, _, _), answer) in pending.iter().zip(answers) {
+        match answer {
+            Ok(IssueRef { id: jira_id, key }) => created.push(Exported {
+                id: (*id).to_owned(),
+                kind: if epics {
+                    ExportedKind::Epic
+                } else {
+                    ExportedKind::Ticket
+                },
+                jira_id,
+                url: jira.browse_url(&key),
+                key,
+                attachments_done: false,
+                at: run.now,
+            }),
+            Err(refusal) => {
+                let detail = refusal.to_string();
+                let new = match fallbacks_for(&refusal, &state.resolved) {
+                    Some(fallbacks) => fallbacks
+                        .into_iter()
+                        .map(|f| add_fallback(state, id, title, f, &detail))
+                        .fold(false, |a, b| a | b),
+                    None => false,
+                };
+                if !new && refused.is_none() {
+                    refused = Some(((*id).to_owned(), refusal));
+                }
+            }
+        }
+    }
+    // The keys are stored before anything else is sent.
+    repos
+        .record_exported(session, &created, run.now)
+        .await
+        .map_err(|e| {
+            Stop::Jira(
+                JiraError::Network {
+                    message: e.to_string(),
+                    maybe_applied: false,
+                },
+                None,
+            )
+        })?;
+    if epics {
+        state.counters.epics_created += created.len();
+    } else {
+        state.counters.tickets_created += created.len();
+    }
+    for e in created {
+        exported.insert(e.id.clone(), e);
+    }
+    if let Some((id, refusal)) = refused {
+        return Err(Stop::Jira(JiraError::Refused(refusal), Some(id)));
+    }
+    Ok(())
+}
+
+/// The attachments phase: descriptions that overflowed go up as files.
+async fn attach<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    session: &Session,
+    plan: &Plan,
+    state: &mut ExportState,
+    exported: &mut BTreeMap<String, Exported>,
+    run: Run<'_>,
+) -> Result<(), Stop> {
+    let mut uploads = 0;
+    let mut done = Vec::new();
+    let htmls = plan
+        .epics
+        .iter()
+        .map(|e| (&e.id, &e.description_html))
+        .chain(plan.tickets.iter().map(|t| (&t.id, &t.description_html)));
+    let mut result = Ok(());
+    for (id, html) in htmls {
+        let Some(record) = exported.get(id).filter(|e| !e.attachments_done) else {
+            continue;
+        };
+        if let (_, Some((name, content))) = description(html) {
+            if uploads == ATTACHMENTS_PER_STEP {
+                break;
+            }
+            uploads += 1;
+            if let Err(e) = jira.attach(&record.key, &name, content.into_bytes()).await {
+                result = Err(Stop::Jira(e, Some(id.clone())));
+                break;
+            }
+            state.counters.attachments_uploaded += 1;
+        }
+        done.push(Exported {
+            attachments_done: true,
+            ..record.clone()
+        });
+    }
+    repos
+        .record_exported(session, &done, run.now)
+        .await
+        .map_err(|e| {
+            Stop::Jira(
+                JiraError::Network {
+                    message: e.to_string(),
+                    maybe_applied: false,
+                },
+                None,
+            )
+        })?;
+    let finished = result.is_ok() && uploads < ATTACHMENTS_PER_STEP;
+    for e in done {
+        exported.insert(e.id.clone(), e);
+    }
+    result?;
+    if finished || exported.values().all(|e| e.attachments_done) {
+        state.phase = Phase::Links;
+    }
+    Ok(())
+}
+
+/// The links phase: "to blocks from" for every dependency, both ends created.
+async fn link<J: Jira>(
+    jira: &J,
+    plan: &Plan,
+    state: &mut ExportState,
+    exported: &BTreeMap<String, Exported>,
+) -> Result<(), Stop> {
+    let batch: Vec<_> = plan
+        .dependencies
+        .iter()
+        .skip(state.links_done)
+        .take(LINKS_PER_STEP)
+        .collect();
+    if batch.is_empty() {
+        state.phase = Phase::Done;
+        return Ok(());
+    }
+    let mut links = Vec::with_capacity(batch.len());
+    for dep in &batch {
+        let (Some(needed), Some(needing)) = (exported.get(&dep.to), exported.get(&dep.from)) else {
+            return Err(Stop::Jira(
+                JiraError::NotFound(format!(
+                    "the issue of {} or {} is not recorded as created",
+                    dep.to, dep.from
+                )),
+                Some(dep.from.clone()),
+            ));
+        };
+        links.push((
+            dep.from.clone(),
+            NewLink {
+                type_name: state.resolved.blocks_link.clone(),
+                inward_key: needed.key.clone(),
+                outward_key: needing.key.clone(),
+            },
+        ));
+    }
+    let results: Vec<_> = stream::iter(links.iter())
+        .map(|(from, l)| async move { (from, jira.link(l).await) })
+        .buffered(LINK_CONCURRENCY)
+        .collect()
+        .await;
+    for (from, result) in results {
+        match result {
+            Ok(()) => {
+                state.links_done += 1;
+                state.counters.links_created += 1;
+            }
+            // Links after a failure are sent again on retry; Jira takes a duplicate link silently.
+            Err(e) => return Err(Stop::Jira(e, Some(from.clone()))),
+        }
+    }
+    Ok(())
+}
+
+/// The results of a session's export (seed `004_*`), as far as it got.
+///
+/// # Errors
+/// [`ExportError::NotStarted`] before any export.
+pub async fn results<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    now: Timestamp,
+) -> Result<ExportResults> {
+    let session = load(repos, session_id, now).await?;
+    let state = repos
+        .export_state(session_id, now)
+        .await?
+        .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?
+        .value;
+    let plan = load_plan(repos, session_id, now).await?;
+    let exported = repos.exported(session_id, now).await?;
+    let titles = titles(&plan);
+    let jira_tickets: Vec<JiraTicketReference> = plan
+        .epics
+        .iter()
+        .map(|e| e.id.as_str())
+        .chain(plan.order.iter().map(String::as_str))
+        .filter_map(|id| {
+            exported.get(id).map(|e| JiraTicketReference {
+                ticket_id: id.to_owned(),
+                jira_key: e.key.clone(),
+                jira_url: e.url.clone(),
+                title: titles.get(id).copied().unwrap_or_default().to_owned(),
+                kind: e.kind,
+            })
+        })
+        .collect();
+    let manual_fixes = state
+        .manual_fixes
+        .iter()
+        .filter_map(|m| {
+            exported.get(&m.ticket_id).map(|e| ManualFixGuidance {
+                jira_key: e.key.clone(),
+                title: m.title.clone(),
+                issue_type: m.issue_type,
+                recommended_action: m.issue_type.recommended_action().to_owned(),
+                jira_url: e.url.clone(),
+                detail: m.detail.clone(),
+            })
+        })
+        .collect();
+    let end = state.finished_at.unwrap_or(now);
+    Ok(ExportResults {
+        session_id: session_id.to_owned(),
+        status: session.value.position.status.to_string(),
+        total_tickets_created: jira_tickets.len(),
+        jira_tickets,
+        dependencies_created: state.links_done,
+        manual_fixes,
+        failure: state.failure,
+        retry_attempts_used: state.retries_used,
+        total_processing_time_minutes: ((end - state.started_at).max(0) as f64 / 6.0).round()
+            / 10.0,
+    })
+}

@@ -1,0 +1,375 @@
+//! What the export keeps between steps: the cursor and its counters (one
+//! `EXPORT` item per session), one `ISSUE#<id>` record per epic or ticket
+//! Jira created, written the moment Jira answers, and the ADF check.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::repo::{RepoError, Repos, Result, Session, Versioned};
+use crate::store::{Condition, Item, Table, Timestamp, TransactOp, keys, query_all};
+
+/// Sort key of the export cursor.
+pub const EXPORT: &str = "EXPORT";
+/// Sort key of the last ADF check.
+pub const ADF_CHECK: &str = "ADFCHECK";
+/// Prefix of the records of created issues.
+pub const ISSUES: &str = "ISSUE#";
+
+/// Where an export is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Checking the project and finding issues an earlier run created.
+    Prepare,
+    /// Creating epics.
+    Epics,
+    /// Creating tickets, in build order.
+    Tickets,
+    /// Uploading attachments.
+    Attachments,
+    /// Linking dependencies.
+    Links,
+    /// Finished.
+    Done,
+}
+
+/// The error categories of seed `004_*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCategory {
+    /// The user can fix it (sign in again, fix a ticket, make a field optional).
+    UserFixable,
+    /// A Jira administrator must act (permissions, project, issue types).
+    AdminRequired,
+    /// Passing trouble (network, Jira unavailable); retrying is likely to work.
+    Temporary,
+}
+
+/// Why an export stopped, and how to recover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportFailure {
+    /// Category.
+    pub error_category: ErrorCategory,
+    /// Stable code (`jira_unauthorized`, `project_not_found`, ...).
+    pub code: String,
+    /// What happened, for the user.
+    pub user_message: String,
+    /// What to do about it.
+    pub recovery_actions: Vec<String>,
+    /// Build-order position (1-based) of the ticket being created, if any.
+    pub failed_at_ticket_order: Option<usize>,
+    /// Id of that ticket.
+    pub ticket_id: Option<String>,
+    /// Whether `dtg export --retry` may resume.
+    pub retry_available: bool,
+    /// When it stopped.
+    pub at: Timestamp,
+}
+
+/// A field Jira refused for one ticket, dropped or replaced so the export
+/// goes on; the user finishes it by hand in Jira.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// The assignee cannot be assigned: left unassigned.
+    AssigneeInvalid,
+    /// The sprint does not exist or is closed: no sprint.
+    SprintNotFound,
+    /// The priority is not available: the project's default.
+    PriorityUnavailable,
+    /// The issue type is not available: created as a Task.
+    IssueTypeUnavailable,
+    /// The estimate field is not on the create screen: left empty.
+    EstimateFieldUnavailable,
+}
+
+impl Fallback {
+    /// What the user should do in Jira afterwards.
+    #[must_use]
+    pub fn recommended_action(self) -> &'static str {
+        match self {
+            Self::AssigneeInvalid => {
+                "Assign the issue by hand, or give the intended assignee access to the project."
+            }
+            Self::SprintNotFound => "Move the issue into the intended sprint by hand.",
+            Self::PriorityUnavailable => {
+                "Set the priority by hand, or add the priority to the project's priority scheme."
+            }
+            Self::IssueTypeUnavailable => {
+                "Change the issue type by hand, or add the type to the project's issue type scheme."
+            }
+            Self::EstimateFieldUnavailable => {
+                "Enter the story points by hand, or add the estimate field to the create screen."
+            }
+        }
+    }
+}
+
+/// A fallback applied to one ticket, for the results page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManualFix {
+    /// Our ticket (or epic) id.
+    pub ticket_id: String,
+    /// Its title.
+    pub title: String,
+    /// What was dropped or replaced.
+    pub issue_type: Fallback,
+    /// Jira's words, when Jira refused the field.
+    pub detail: String,
+}
+
+/// What the prepare phase found out about the project, used by every later step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolved {
+    /// Issue type ids by our type name (`Epic`, `Story`, `Task`).
+    pub issue_types: BTreeMap<String, String>,
+    /// Priority ids by name.
+    pub priorities: BTreeMap<String, String>,
+    /// The story-points field, when the create screens have one.
+    pub estimate_field: Option<String>,
+    /// The sprint field, when the create screens have one.
+    pub sprint_field: Option<String>,
+    /// The name of the link type that means "blocks".
+    pub blocks_link: String,
+    /// Account id of the assignee, when one was asked for and is assignable.
+    pub assignee: Option<String>,
+    /// Id of the sprint, when one was asked for and is open.
+    pub sprint: Option<u64>,
+}
+
+/// Counts of what the export did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    /// Epics created.
+    pub epics_created: usize,
+    /// Tickets created.
+    pub tickets_created: usize,
+    /// Issues found already created by an earlier run (not created again).
+    pub reconciled: usize,
+    /// Attachments uploaded.
+    pub attachments_uploaded: usize,
+    /// Dependency links created.
+    pub links_created: usize,
+}
+
+/// What the user asked for when starting the export.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSettings {
+    /// Jira project key.
+    pub project_key: String,
+    /// Assign every ticket to this user (account id, email or display name).
+    pub assignee: Option<String>,
+    /// Put every ticket in this sprint (id or name).
+    pub sprint: Option<String>,
+    /// Issues per bulk create (at most 50).
+    pub batch_size: usize,
+}
+
+/// The export cursor: everything a step needs to go on, and a retry needs
+/// to resume from the failure point.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportState {
+    /// Settings.
+    pub settings: ExportSettings,
+    /// The task the client polls for this export.
+    pub task_id: String,
+    /// The label every issue of this session's export carries.
+    pub run_label: String,
+    /// Where it is.
+    pub phase: Phase,
+    /// Dependency links done, in plan order.
+    pub links_done: usize,
+    /// What prepare found.
+    pub resolved: Resolved,
+    /// Fallbacks to apply, per ticket id.
+    pub fallbacks: BTreeMap<String, Vec<Fallback>>,
+    /// Fallbacks applied, for the results.
+    pub manual_fixes: Vec<ManualFix>,
+    /// Why it stopped, while it is stopped.
+    pub failure: Option<ExportFailure>,
+    /// The first failure of this export, kept for the record.
+    pub first_failure_at: Option<Timestamp>,
+    /// Retries used (at most [`super::MAX_RETRIES`]).
+    pub retries_used: u32,
+    /// Counters.
+    pub counters: Counters,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+}
+
+/// Whether a created issue is an epic or a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportedKind {
+    /// An epic.
+    Epic,
+    /// A ticket.
+    Ticket,
+}
+
+/// An issue Jira created for one of our epics or tickets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exported {
+    /// Our epic or ticket id.
+    pub id: String,
+    /// Epic or ticket.
+    pub kind: ExportedKind,
+    /// Jira's issue id.
+    pub jira_id: String,
+    /// Jira's issue key.
+    pub key: String,
+    /// Link for people.
+    pub url: String,
+    /// Whether its attachments are uploaded.
+    pub attachments_done: bool,
+    /// When Jira created it (or when a retry found it).
+    pub at: Timestamp,
+}
+
+/// The last ADF check of a session's tickets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdfCheck {
+    /// When it ran.
+    pub at: Timestamp,
+    /// Fingerprint of the tickets it checked (ids and versions).
+    pub fingerprint: String,
+    /// Whether every ticket passed.
+    pub all_passed: bool,
+}
+
+impl<T: Table> Repos<'_, T> {
+    /// The export cursor of a session.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn export_state(
+        &self,
+        session: &str,
+        now: Timestamp,
+    ) -> Result<Option<Versioned<ExportState>>> {
+        self.load(&keys::session(session), EXPORT, now).await
+    }
+
+    /// Saves the export cursor, conditional on the version read (`None`: new).
+    ///
+    /// # Errors
+    /// [`RepoError::Conflict`] when another worker moved it.
+    pub async fn save_export_state(
+        &self,
+        session: &Session,
+        state: &ExportState,
+        expected: Option<u64>,
+        now: Timestamp,
+    ) -> Result<Versioned<ExportState>> {
+        let version = self
+            .store(
+                &keys::session(&session.id),
+                EXPORT,
+                state,
+                expected,
+                Some(session.expires_at),
+                now,
+            )
+            .await?;
+        Ok(Versioned {
+            value: state.clone(),
+            version,
+        })
+    }
+
+    /// Records issues Jira created, in transactions; a record is never
+    /// replaced by one with another key (that would be a duplicate).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn record_exported(
+        &self,
+        session: &Session,
+        exported: &[Exported],
+        now: Timestamp,
+    ) -> Result<()> {
+        let pk = keys::session(&session.id);
+        let ops = exported
+            .iter()
+            .map(|e| {
+                let body = serde_json::to_value(e).map_err(|source| RepoError::Corrupt {
+                    what: format!("{pk} {ISSUES}{}", e.id),
+                    source,
+                })?;
+                Ok(TransactOp::Put(
+                    Item {
+                        pk: pk.clone(),
+                        sk: format!("{ISSUES}{}", e.id),
+                        body,
+                        version: 1,
+                        expires_at: Some(session.expires_at),
+                    },
+                    Condition::None,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.transact_in_batches(ops, now).await
+    }
+
+    /// Every issue created for a session, by our id.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn exported(
+        &self,
+        session: &str,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, Exported>> {
+        let pk = keys::session(session);
+        query_all(self.table(), &pk, ISSUES, now)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let e: Exported =
+                    serde_json::from_value(item.body).map_err(|source| RepoError::Corrupt {
+                        what: format!("{pk} {}", item.sk),
+                        source,
+                    })?;
+                Ok((e.id.clone(), e))
+            })
+            .collect()
+    }
+
+    /// The last ADF check.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn adf_check(&self, session: &str, now: Timestamp) -> Result<Option<AdfCheck>> {
+        Ok(self
+            .load(&keys::session(session), ADF_CHECK, now)
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// Saves the result of an ADF check (the newest wins).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn save_adf_check(
+        &self,
+        session: &Session,
+        check: &AdfCheck,
+        now: Timestamp,
+    ) -> Result<()> {
+        let pk = keys::session(&session.id);
+        let before = self.table().get(&pk, ADF_CHECK, now).await?;
+        self.store(
+            &pk,
+            ADF_CHECK,
+            check,
+            before.map(|b| b.version),
+            Some(session.expires_at),
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
