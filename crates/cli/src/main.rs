@@ -1,6 +1,7 @@
 //! `dtg`: the Drupal Ticket Generator on the command line.
 
 mod input;
+mod llm;
 mod local;
 mod plan;
 mod session;

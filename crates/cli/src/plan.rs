@@ -48,6 +48,8 @@ pub struct Args {
     out: Option<PathBuf>,
     #[command(flatten)]
     session: crate::local::SessionArg,
+    #[command(flatten)]
+    llm: crate::llm::LlmArgs,
 }
 
 /// The JSON document of `dtg plan --format json`.
@@ -56,6 +58,9 @@ struct JsonPlan<'a> {
     #[serde(flatten)]
     plan: &'a Plan,
     summary: Summary,
+    /// What the model did and cost, when one wrote the tickets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation: Option<&'a dtg_llm::GenerationReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -125,6 +130,12 @@ pub fn run(args: &Args) -> Result<u8> {
             }
         }
     };
+    // The planner decided the tickets; a model, when asked, only words them.
+    let generation = crate::llm::write(&args.llm, &plan, &report.items)?;
+    if let (Some(id), Some(g)) = (&args.session.session, &generation) {
+        crate::llm::save_in_session(id, g)?;
+    }
+    let plan = generation.as_ref().map_or(plan, |g| g.plan.clone());
     let plan_file = args.out.as_ref().and_then(|p| p.file_name()).map_or_else(
         || "the plan JSON".to_owned(),
         |n| n.to_string_lossy().into_owned(),
@@ -141,6 +152,7 @@ pub fn run(args: &Args) -> Result<u8> {
                     story_points: plan.tickets.iter().map(|t| t.estimate).sum(),
                     warnings: report.findings.len(),
                 },
+                generation: generation.as_ref().map(|g| &g.report),
             };
             let mut v = serde_json::to_vec_pretty(&doc)?;
             v.push(b'\n');
