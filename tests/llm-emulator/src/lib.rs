@@ -294,10 +294,8 @@ fn validators() -> Result<&'static Validators, EmulatorError> {
     })
 }
 
-/// Checks a body against an API's request schema.
-///
-/// # Errors
-/// None: problems are returned as messages (a broken fixture is one).
+/// Checks a body against an API's request schema: the problems found, as
+/// messages (empty when the body is valid; a broken fixture is a problem too).
 #[must_use]
 pub fn check_request(api: Api, body: &Value) -> Vec<String> {
     let (openai, anthropic) = match validators() {
