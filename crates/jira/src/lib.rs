@@ -1,0 +1,33 @@
+//! A Jira Cloud REST v3 client: the production adapter of the
+//! [`dtg_app::jira::Jira`] port.
+//!
+//! - [`auth`]: API tokens (Basic), personal access tokens (Bearer), and
+//!   OAuth 2.0 (3LO) tokens kept in a [`TokenStore`] and refreshed by one
+//!   worker at a time through the store's conditional put.
+//! - [`oauth`]: Atlassian's authorize URL, code exchange, refresh and
+//!   accessible resources.
+//! - [`pacing`]: Jira's burst, per-issue and quota limits, client side, and
+//!   what its rate-limit headers say.
+//! - [`JiraClient`]: every request paced, signed, retried only when that is
+//!   safe, and optionally recorded; [`JiraClient::dry_run`] records without
+//!   sending.
+//! - [`body`]: the JSON bodies sent, checked in tests against Jira's OpenAPI
+//!   document.
+
+pub mod auth;
+pub mod body;
+mod client;
+pub mod config;
+mod dry_run;
+pub mod oauth;
+pub mod pacing;
+pub mod record;
+
+pub use auth::{Auth, RepoTokenStore, StoreFuture, TokenStore, TokenStoreError};
+pub use client::{BuildError, JiraClient, MAX_BULK, refusal};
+pub use config::{
+    ATLASSIAN_API_BASE, ATLASSIAN_AUTH_BASE, JiraConfig, PacingConfig, RetryPolicy, Secret,
+};
+pub use oauth::{AccessibleResource, AtlassianOAuth, OAuthApp, OAuthTokens};
+pub use pacing::ClientStats;
+pub use record::{RecordedBody, RecordedRequest};
