@@ -114,7 +114,7 @@ impl Answer {
         }
     }
 
-    fn empty(status: u16) -> Self {
+    pub(crate) fn empty(status: u16) -> Self {
         Self {
             status,
             body: None,
@@ -124,7 +124,7 @@ impl Answer {
         }
     }
 
-    fn text(status: u16, text: &str) -> Self {
+    pub(crate) fn text(status: u16, text: &str) -> Self {
         Self {
             status,
             body: None,
@@ -455,6 +455,12 @@ fn handle(
         return (
             "POST /oauth/token".to_owned(),
             crate::auth::token(world, headers, body),
+        );
+    }
+    if path == "/authorize" && method == Method::GET {
+        return (
+            "GET /authorize".to_owned(),
+            crate::auth::authorize(world, &query),
         );
     }
     if path == "/oauth/token/accessible-resources" && method == Method::GET {
@@ -1346,12 +1352,23 @@ fn get_issue(world: &World, call: &Call<'_>, key: &str) -> Answer {
     }
 }
 
-fn issue_write(world: &mut World, keys: &[String]) -> Result<(), Answer> {
+/// Counts a write to each issue; `Ok(true)` when an issue is near its limit.
+fn issue_write(world: &mut World, keys: &[String]) -> Result<bool, Answer> {
     world
         .limiter
         .issue_writes(keys, Instant::now())
-        .map(|_| ())
+        .map(crate::limits::Headroom::near_limit)
         .map_err(|t| Answer::throttled(&t))
+}
+
+impl Answer {
+    fn near_limit(mut self, near: bool) -> Self {
+        if near {
+            self.headers
+                .push(("X-RateLimit-NearLimit", "true".to_owned()));
+        }
+        self
+    }
 }
 
 fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
@@ -1404,9 +1421,10 @@ fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
             "The number of links to the issue has reached the limit of 2000.",
         );
     }
-    if let Err(a) = issue_write(world, &[inward.clone(), outward.clone()]) {
-        return a;
-    }
+    let near = match issue_write(world, &[inward.clone(), outward.clone()]) {
+        Ok(near) => near,
+        Err(a) => return a,
+    };
     let duplicate = world.links.iter().any(|l| {
         l.type_name == link_type.name && l.inward_key == inward && l.outward_key == outward
     });
@@ -1419,7 +1437,7 @@ fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
             outward_key: outward,
         });
     }
-    Answer::empty(201)
+    Answer::empty(201).near_limit(near)
 }
 
 fn attachment_json(world: &World, base: &str, a: &Attachment) -> Value {
@@ -1486,9 +1504,10 @@ fn attach(world: &mut World, call: &Call<'_>, key: &str) -> Answer {
             "The number of attachments to the issue has reached the limit of 2000.",
         );
     }
-    if let Err(a) = issue_write(world, std::slice::from_ref(&issue_key)) {
-        return a;
-    }
+    let near = match issue_write(world, std::slice::from_ref(&issue_key)) {
+        Ok(near) => near,
+        Err(a) => return a,
+    };
     let mut made = Vec::new();
     for f in files {
         let id = world.other_id();
@@ -1508,7 +1527,7 @@ fn attach(world: &mut World, call: &Call<'_>, key: &str) -> Answer {
     if let Some(issue) = world.issue_mut(&issue_key) {
         issue.attachments.extend(made);
     }
-    Answer::json(200, Value::Array(answer))
+    Answer::json(200, Value::Array(answer)).near_limit(near)
 }
 
 fn put_property(world: &mut World, call: &Call<'_>, key: &str, property: &str) -> Answer {
@@ -1522,9 +1541,10 @@ fn put_property(world: &mut World, call: &Call<'_>, key: &str, property: &str) -
     let Some(issue_key) = world.issue(key).map(|i| i.key.clone()) else {
         return not_found_issue();
     };
-    if let Err(a) = issue_write(world, std::slice::from_ref(&issue_key)) {
-        return a;
-    }
+    let near = match issue_write(world, std::slice::from_ref(&issue_key)) {
+        Ok(near) => near,
+        Err(a) => return a,
+    };
     let Some(issue) = world.issue_mut(&issue_key) else {
         return not_found_issue();
     };
@@ -1532,7 +1552,7 @@ fn put_property(world: &mut World, call: &Call<'_>, key: &str, property: &str) -
         .properties
         .insert(property.to_owned(), value)
         .is_some();
-    Answer::empty(if existed { 200 } else { 201 })
+    Answer::empty(if existed { 200 } else { 201 }).near_limit(near)
 }
 
 fn get_property(world: &World, key: &str, property: &str) -> Answer {

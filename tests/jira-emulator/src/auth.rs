@@ -1,7 +1,7 @@
 //! Who may call: Basic authentication with an email and API token, Bearer
 //! personal access tokens, and OAuth 2.0 (3LO) access tokens on the gateway
 //! (`/ex/jira/{cloudid}`), with Atlassian's token endpoint: authorization
-//! codes used once, access tokens that expire, and refresh tokens that
+//! consent (`/authorize`, granted at once), authorization codes used once, access tokens that expire, and refresh tokens that
 //! rotate (each use invalidates the one used).
 
 use std::time::Instant;
@@ -181,4 +181,48 @@ pub(crate) fn resources(world: &World, base_url: &str, headers: &HeaderMap) -> A
         ),
         _ => gateway_unauthorized(),
     }
+}
+
+/// `GET /authorize`: the consent screen, granted at once: redirects to
+/// `redirect_uri` with a fresh code and the caller's `state`.
+pub(crate) fn authorize(world: &mut World, query: &[(String, String)]) -> Answer {
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let Some(app) = world.config.credentials.oauth.clone() else {
+        return Answer::text(400, "OAuth is not enabled on this site.");
+    };
+    if get("client_id") != Some(app.client_id.as_str()) {
+        return Answer::text(400, "Invalid client_id.");
+    }
+    if get("response_type") != Some("code") {
+        return Answer::text(400, "Unsupported response_type.");
+    }
+    if get("audience") != Some("api.atlassian.com") {
+        return Answer::text(400, "Invalid audience.");
+    }
+    let Some(redirect) = get("redirect_uri") else {
+        return Answer::text(400, "Missing redirect_uri.");
+    };
+    let code = world.token("code");
+    world.codes.insert(code.clone());
+    let separator = if redirect.contains('?') { '&' } else { '?' };
+    let mut location = format!("{redirect}{separator}code={code}");
+    if let Some(state) = get("state") {
+        location.push_str("&state=");
+        location.push_str(&percent_encode(state));
+    }
+    let mut answer = Answer::empty(302);
+    answer.headers.push(("Location", location));
+    answer
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -852,6 +852,8 @@ async fn writes_to_one_issue_and_the_hourly_quota_are_limited() {
             )
             .await;
         assert_eq!(r.status, 201);
+        let near = r.header("X-RateLimit-NearLimit") == Some("true");
+        assert_eq!(near, n == 2, "the last write before the limit warns");
     }
     let r = s
         .put("/rest/api/3/issue/DTG-1/properties/p3", &json!(3))
@@ -1021,7 +1023,29 @@ async fn oauth_tokens_expire_and_refresh_tokens_rotate() {
         let url = s.url("/oauth/token");
         async move { reply(http.post(url).json(&body).send().await.unwrap()).await }
     };
-    let code = s.emu.authorization_code();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let consent = no_redirects
+        .get(s.url(&format!(
+            "/authorize?audience=api.atlassian.com&client_id={DEFAULT_CLIENT_ID}&scope=read%3Ajira-work%20offline_access\
+             &redirect_uri=http%3A%2F%2Flocalhost%2Fcb&state=s%201&response_type=code&prompt=consent"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(consent.status().as_u16(), 302);
+    let location = consent.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("http://localhost/cb?code=") && location.ends_with("&state=s%201"),
+        "{location}"
+    );
+    let code = location
+        .split_once("code=")
+        .and_then(|(_, rest)| rest.split('&').next())
+        .unwrap()
+        .to_owned();
     let first = token(json!({"grant_type": "authorization_code", "client_id": DEFAULT_CLIENT_ID,
         "client_secret": DEFAULT_CLIENT_SECRET, "code": code, "redirect_uri": "http://localhost/cb"}))
     .await;
