@@ -77,17 +77,22 @@ pub fn schema_validator(name: &str) -> Result<jsonschema::Validator, String> {
         .map_err(|e| e.to_string())
 }
 
-fn request_validator(name: &'static str) -> Option<&'static jsonschema::Validator> {
-    static CACHE: OnceLock<Mutex<BTreeMap<&'static str, &'static jsonschema::Validator>>> =
-        OnceLock::new();
-    let cache = CACHE.get_or_init(Mutex::default);
-    let mut cache = cache.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(v) = cache.get(name) {
-        return Some(*v);
-    }
-    let v: &'static jsonschema::Validator = Box::leak(Box::new(schema_validator(name).ok()?));
-    cache.insert(name, v);
-    Some(v)
+/// The request schemas checked, compiled once per process.
+fn request_validator(name: &str) -> Option<&'static jsonschema::Validator> {
+    static REQUESTS: OnceLock<BTreeMap<&'static str, jsonschema::Validator>> = OnceLock::new();
+    REQUESTS
+        .get_or_init(|| {
+            [
+                "IssueUpdateDetails",
+                "IssuesUpdateBean",
+                "LinkIssueRequestJsonBean",
+                "SearchAndReconcileRequestBean",
+            ]
+            .into_iter()
+            .filter_map(|n| schema_validator(n).ok().map(|v| (n, v)))
+            .collect()
+        })
+        .get(name)
 }
 
 const INVALID_PAYLOAD: &str =

@@ -162,7 +162,7 @@ impl JiraEmulator {
             .map_err(EmulatorError::Runtime)?;
         let emulator = runtime.block_on(Self::start(config))?;
         Ok(BackgroundEmulator {
-            emulator: Some(emulator),
+            emulator,
             runtime: Some(runtime),
         })
     }
@@ -451,7 +451,7 @@ impl Faults {
 /// It stops when dropped.
 #[derive(Debug)]
 pub struct BackgroundEmulator {
-    emulator: Option<JiraEmulator>,
+    emulator: JiraEmulator,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -459,18 +459,15 @@ impl std::ops::Deref for BackgroundEmulator {
     type Target = JiraEmulator;
 
     fn deref(&self) -> &JiraEmulator {
-        match &self.emulator {
-            Some(e) => e,
-            None => unreachable!("the emulator lives until the handle is dropped"),
-        }
+        &self.emulator
     }
 }
 
 impl Drop for BackgroundEmulator {
     fn drop(&mut self) {
+        self.emulator.server.abort();
+        // Without waiting, so that it may be dropped inside another runtime too.
         if let Some(runtime) = self.runtime.take() {
-            let _guard = runtime.enter();
-            self.emulator.take();
             runtime.shutdown_background();
         }
     }

@@ -759,6 +759,16 @@ async fn search_pages_with_tokens_and_refuses_unbounded_queries() {
         unknown.body["errorMessages"][0],
         "The value 'NOPE' does not exist for the field 'project'."
     );
+    let old_paging = s
+        .post(
+            "/rest/api/3/search/jql",
+            &json!({"jql": "project = DTG", "startAt": 0}),
+        )
+        .await;
+    assert_eq!(
+        old_paging.status, 400,
+        "members the request schema lacks are refused"
+    );
     let bad_token = s
         .post(
             "/rest/api/3/search/jql",
