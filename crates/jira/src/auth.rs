@@ -7,13 +7,14 @@
 //!
 //! 1. reload; if the stored access token is not the one Jira refused and is
 //!    not about to expire, someone else already refreshed: use theirs;
-//! 2. otherwise *claim* the refresh by re-saving the same credentials under
-//!    the version read (a conditional put: one worker wins, the others get
-//!    [`TokenStoreError::Conflict`]);
+//! 2. otherwise *claim* the refresh: save, conditionally on the version
+//!    read, the same refresh token with an empty access token and the
+//!    claim's deadline (`now + refresh_wait`) as its expiry. One worker wins
+//!    the conditional put; the others get [`TokenStoreError::Conflict`];
 //! 3. the winner refreshes at Atlassian and saves the new tokens on top of
-//!    its claim; the losers poll the store until the new tokens appear, and
-//!    only if the claim stays unfinished past `refresh_wait` (its worker
-//!    died) claim it themselves.
+//!    its claim. Anyone who finds a claim (empty access token, deadline
+//!    ahead) polls the store until the new tokens appear; only a claim left
+//!    past its deadline (its worker died) is claimed anew.
 
 use std::fmt;
 use std::future::Future;
@@ -344,12 +345,11 @@ impl Authenticator {
         } = stored.as_ref();
         let _single = refreshing.lock().await;
         let usable = |c: &JiraCredentials| {
-            matches!(c, JiraCredentials::OAuth { .. })
-                && access_token(c) != Some(stale)
+            access_token(c).is_some_and(|token| !token.is_empty() && token != stale)
                 && self.fresh(c, system_now())
         };
-        let mut deadline = Instant::now() + self.refresh_wait;
-        let mut waiting_on: Option<u64> = None;
+        let claim_seconds = i64::try_from(self.refresh_wait.as_secs().max(1)).unwrap_or(i64::MAX);
+        let give_up = Instant::now() + self.refresh_wait.saturating_mul(3);
         loop {
             let current = store.load().await.map_err(store_failure)?;
             if usable(&current.value) {
@@ -358,9 +358,10 @@ impl Authenticator {
                 return Ok(value);
             }
             let JiraCredentials::OAuth {
+                access_token: stored_access,
                 refresh_token,
+                expires_at,
                 cloud_id,
-                ..
             } = &current.value
             else {
                 return Err(JiraError::Unauthorized(
@@ -368,27 +369,40 @@ impl Authenticator {
                         .to_owned(),
                 ));
             };
-            // Someone else's claim: wait for its result, up to the deadline.
-            if waiting_on == Some(current.version) && Instant::now() < deadline {
+            let now = system_now();
+            if stored_access.is_empty() && *expires_at > now {
+                // Another worker's claim: wait for its tokens.
+                if Instant::now() >= give_up {
+                    return Err(JiraError::Unavailable {
+                        status: 0,
+                        message: "another worker's Jira sign-in refresh did not finish".to_owned(),
+                        maybe_applied: false,
+                    });
+                }
                 tokio::time::sleep(REFRESH_POLL).await;
                 continue;
             }
-            let claim = match store.save(&current.value, current.version).await {
+            // Claim: no access token, a refresh in progress until the deadline.
+            let claimed = JiraCredentials::OAuth {
+                access_token: String::new(),
+                refresh_token: refresh_token.clone(),
+                expires_at: now.saturating_add(claim_seconds),
+                cloud_id: cloud_id.clone(),
+            };
+            let claim = match store.save(&claimed, current.version).await {
                 Ok(claim) => claim,
-                Err(TokenStoreError::Conflict) => {
-                    // Reload: either the tokens are new, or a claim is in progress.
-                    let now_stored = store.load().await.map_err(store_failure)?;
-                    if waiting_on != Some(now_stored.version) {
-                        deadline = Instant::now() + self.refresh_wait;
-                    }
-                    waiting_on = Some(now_stored.version);
-                    continue;
-                }
+                Err(TokenStoreError::Conflict) => continue,
                 Err(other) => return Err(store_failure(other)),
             };
             Counters::bump(&counters.refreshes);
-            let tokens = oauth.refresh(refresh_token).await?;
-            let renewed = tokens.into_credentials(cloud_id, refresh_token, system_now());
+            let renewed = match oauth.refresh(refresh_token).await {
+                Ok(tokens) => tokens.into_credentials(cloud_id, refresh_token, system_now()),
+                Err(err) => {
+                    // Put back what was there, so others do not wait for the deadline.
+                    let _ = store.save(&current.value, claim).await;
+                    return Err(err);
+                }
+            };
             match store.save(&renewed, claim).await {
                 Ok(version) => {
                     *cached.lock().await = Some(Versioned {
@@ -397,10 +411,8 @@ impl Authenticator {
                     });
                     return Ok(renewed);
                 }
-                // Our claim was overtaken (we were too slow): the winner's tokens stand.
-                Err(TokenStoreError::Conflict) => {
-                    waiting_on = None;
-                }
+                // Our claim ran past its deadline and was taken over: theirs stands.
+                Err(TokenStoreError::Conflict) => {}
                 Err(other) => return Err(store_failure(other)),
             }
         }

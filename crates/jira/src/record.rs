@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// The body of a recorded request.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "content", rename_all = "snake_case")]
 pub enum RecordedBody {
     /// No body.
     None,
