@@ -283,3 +283,55 @@ async fn a_lost_create_answer_is_a_write_that_may_have_been_applied() {
     assert_eq!(emu.count("POST /rest/api/3/issue/bulk"), 1);
     assert_eq!(emu.issues().len(), 1);
 }
+
+async fn burst_of_reads(client: Arc<JiraClient>, n: usize) -> Vec<Result<(), JiraError>> {
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let client = client.clone();
+        calls.spawn(async move { client.myself().await.map(|_| ()) });
+    }
+    calls.join_all().await
+}
+
+#[tokio::test]
+async fn client_pacing_keeps_a_burst_under_jiras_limit() {
+    // GIVEN Jira Cloud's burst limit (100/s per endpoint) and a client paced at 80/s
+    let emu = JiraEmulator::start(Config::default()).await.unwrap();
+    let mut config = config(&emu);
+    config.pacing.get_post_per_second = 80.0;
+    let client = Arc::new(JiraClient::new(config, api_token()).unwrap());
+    // WHEN 200 reads are fired at once
+    let started = std::time::Instant::now();
+    let results = burst_of_reads(client.clone(), 200).await;
+    // THEN all succeed without a single 429, spread over the time the pace needs
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(emu.throttled(), 0);
+    assert_eq!(client.stats().rate_limited, 0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn jiras_429s_are_waited_out_when_the_client_does_not_pace() {
+    let emu = JiraEmulator::start(Config::default().with_limits(dtg_jira_emulator::Limits {
+        burst: Some(dtg_jira_emulator::Burst {
+            get_post_per_second: 20.0,
+            put_delete_per_second: 10.0,
+        }),
+        per_issue: None,
+        quota: None,
+    }))
+    .await
+    .unwrap();
+    let mut config = config(&emu);
+    config.pacing.enabled = false;
+    let client = Arc::new(JiraClient::new(config, api_token()).unwrap());
+    let results = burst_of_reads(client.clone(), 60).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(emu.throttled() > 0);
+    assert_eq!(client.stats().rate_limited, emu.throttled() as u64);
+    assert!(client.stats().retries >= client.stats().rate_limited);
+}
