@@ -1,5 +1,6 @@
 //! `dtg`: the Drupal Ticket Generator on the command line.
 
+mod export;
 mod input;
 mod llm;
 mod local;
@@ -32,6 +33,10 @@ enum Command {
     /// Keep work in sessions: start, list, show and delete them.
     #[command(subcommand)]
     Session(session::Command),
+    /// Create a session's tickets in Jira: in dependency order, resumable, never twice.
+    Export(export::Args),
+    /// Show what an export created: keys, links, manual fixes.
+    Results(export::ResultsArgs),
 }
 
 /// Exit codes shared by every subcommand.
@@ -50,6 +55,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Session(command) => session::run(&command),
+        Command::Export(args) => export::run(&args),
+        Command::Results(args) => export::run_results(&args),
     };
     match code {
         Ok(code) => ExitCode::from(code),
