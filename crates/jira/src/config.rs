@@ -68,10 +68,9 @@ pub struct PacingConfig {
     pub get_post_per_second: f64,
     /// Requests per second per endpoint for PUT and DELETE (Jira: about 50).
     pub put_delete_per_second: f64,
-    /// Writes to one issue allowed in a burst (Jira: 20 per 2 s).
-    pub issue_writes_burst: f64,
-    /// Writes per second to one issue in the long run (Jira: 100 per 30 s).
-    pub issue_writes_per_second: f64,
+    /// Writes allowed to one issue within sliding windows (Jira: 20 per 2 s
+    /// and 100 per 30 s).
+    pub issue_writes: [WriteWindow; 2],
     /// Extra pause suggested by [`crate::JiraClient::wait_hint`] while Jira
     /// says `X-RateLimit-NearLimit: true`.
     pub near_limit_pause: Duration,
@@ -83,11 +82,28 @@ impl Default for PacingConfig {
             enabled: true,
             get_post_per_second: 100.0,
             put_delete_per_second: 50.0,
-            issue_writes_burst: 20.0,
-            issue_writes_per_second: 100.0 / 30.0,
+            issue_writes: [
+                WriteWindow {
+                    writes: 20,
+                    window: Duration::from_secs(2),
+                },
+                WriteWindow {
+                    writes: 100,
+                    window: Duration::from_secs(30),
+                },
+            ],
             near_limit_pause: Duration::from_secs(1),
         }
     }
+}
+
+/// At most `writes` writes to one issue within any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteWindow {
+    /// Writes allowed.
+    pub writes: usize,
+    /// The sliding window they are counted over.
+    pub window: Duration,
 }
 
 /// Everything the client needs besides credentials.

@@ -27,6 +27,7 @@ pub use auth::{Auth, RepoTokenStore, StoreFuture, TokenStore, TokenStoreError};
 pub use client::{BuildError, JiraClient, MAX_BULK, refusal};
 pub use config::{
     ATLASSIAN_API_BASE, ATLASSIAN_AUTH_BASE, JiraConfig, PacingConfig, RetryPolicy, Secret,
+    WriteWindow,
 };
 pub use oauth::{AccessibleResource, AtlassianOAuth, OAuthApp, OAuthTokens};
 pub use pacing::ClientStats;

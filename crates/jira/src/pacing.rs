@@ -1,7 +1,7 @@
 //! Pacing under Jira's rate limits, as Jira documents them: a token bucket
 //! per endpoint and method (about 100/s for GET and POST, 50/s for PUT and
-//! DELETE), a budget of writes per issue (20 per 2 s, 100 per 30 s), and
-//! what Jira's answers say: `Retry-After`, `X-RateLimit-Reset`,
+//! DELETE), sliding windows of writes per issue (20 per 2 s, 100 per 30 s),
+//! and what Jira's answers say: `Retry-After`, `X-RateLimit-Reset`,
 //! `X-RateLimit-Remaining`, `X-RateLimit-NearLimit` and `RateLimit-Reason`.
 //!
 //! A quota refusal (`jira-quota-*`) pauses every request until the reset; a
@@ -11,8 +11,8 @@
 //! concurrent callers each learn their own wait under one short lock and
 //! sleep outside it.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,13 +21,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 
-use crate::config::{PacingConfig, RetryPolicy};
+use crate::config::{PacingConfig, RetryPolicy, WriteWindow};
 
 /// The slowest an endpoint is slowed to after burst refusals, per second.
 const MIN_RATE: f64 = 1.0;
 
-/// Issues whose write budgets are remembered before idle ones are dropped.
+/// Issues whose writes are remembered before idle ones are dropped.
 const MAX_TRACKED_ISSUES: usize = 10_000;
+
+/// Added to each per-issue window, for requests that reach Jira later than
+/// they were scheduled.
+const WINDOW_MARGIN: Duration = Duration::from_millis(100);
 
 /// What the client has done, for the benchmark report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -245,24 +249,60 @@ impl Bucket {
     fn block(&mut self, until: Instant) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |u| u.max(until)));
     }
-
-    fn idle(&mut self, now: Instant) -> bool {
-        self.refill(now);
-        self.tokens >= self.capacity && self.blocked_until.is_none_or(|u| u <= now)
-    }
 }
 
-/// The two write budgets of one issue.
-#[derive(Debug)]
-struct IssueBudget {
-    burst: Bucket,
-    sustained: Bucket,
+/// The writes to one issue, sent or reserved, oldest first.
+#[derive(Debug, Default)]
+struct IssueWrites {
+    at: VecDeque<Instant>,
+    blocked_until: Option<Instant>,
+}
+
+impl IssueWrites {
+    /// The earliest instant from `from` on at which one more write stays
+    /// within every window.
+    fn earliest(&self, from: Instant, windows: &[WriteWindow]) -> Instant {
+        let mut at = from;
+        if let Some(last) = self.at.back() {
+            at = at.max(*last);
+        }
+        if let Some(until) = self.blocked_until {
+            at = at.max(until);
+        }
+        for w in windows {
+            let allowed = w.writes.max(1);
+            if self.at.len() >= allowed
+                && let Some(oldest) = self.at.get(self.at.len() - allowed)
+            {
+                at = at.max(*oldest + w.window + WINDOW_MARGIN);
+            }
+        }
+        at
+    }
+
+    fn record(&mut self, at: Instant, now: Instant, longest: Duration) {
+        while self
+            .at
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > longest + WINDOW_MARGIN)
+        {
+            self.at.pop_front();
+        }
+        self.at.push_back(at);
+    }
+
+    fn idle(&self, now: Instant, longest: Duration) -> bool {
+        self.at
+            .back()
+            .is_none_or(|t| now.saturating_duration_since(*t) > longest + WINDOW_MARGIN)
+            && self.blocked_until.is_none_or(|u| u <= now)
+    }
 }
 
 #[derive(Debug, Default)]
 struct PacerState {
     endpoints: HashMap<String, Bucket>,
-    issues: HashMap<String, IssueBudget>,
+    issues: HashMap<String, IssueWrites>,
     quota_until: Option<Instant>,
     last_reason: Option<String>,
     near_limit: bool,
@@ -324,32 +364,34 @@ impl Pacer {
             .entry(endpoint.to_owned())
             .or_insert_with(|| Bucket::new(rate, rate, now));
         wait = wait.max(bucket.reserve(now, paced));
+        if issues.is_empty() || !paced {
+            if paced {
+                return wait;
+            }
+            // Unpaced: only what Jira refused holds a request back.
+            for issue in issues {
+                if let Some(until) = state.issues.get(issue).and_then(|w| w.blocked_until) {
+                    wait = wait.max(until.saturating_duration_since(now));
+                }
+            }
+            return wait;
+        }
+        let windows = self.config.issue_writes;
+        let longest = windows.iter().map(|w| w.window).max().unwrap_or_default();
         if state.issues.len() > MAX_TRACKED_ISSUES {
-            state
-                .issues
-                .retain(|_, b| !(b.burst.idle(now) && b.sustained.idle(now)));
+            state.issues.retain(|_, w| !w.idle(now, longest));
+        }
+        let mut at = now + wait;
+        for issue in issues {
+            let writes = state.issues.entry(issue.clone()).or_default();
+            at = at.max(writes.earliest(at, &windows));
         }
         for issue in issues {
-            let budget = state
-                .issues
-                .entry(issue.clone())
-                .or_insert_with(|| IssueBudget {
-                    burst: Bucket::new(
-                        self.config.issue_writes_burst.max(1.0),
-                        self.config.issue_writes_burst.max(1.0) / 2.0,
-                        now,
-                    ),
-                    sustained: Bucket::new(
-                        (self.config.issue_writes_per_second * 30.0).max(1.0),
-                        self.config.issue_writes_per_second.max(0.01),
-                        now,
-                    ),
-                });
-            wait = wait
-                .max(budget.burst.reserve(now, paced))
-                .max(budget.sustained.reserve(now, paced));
+            if let Some(writes) = state.issues.get_mut(issue) {
+                writes.record(at, now, longest);
+            }
         }
-        wait
+        at.saturating_duration_since(now)
     }
 
     /// Takes in the rate-limit headers of an answer; for a 429, blocks what
@@ -382,10 +424,8 @@ impl Pacer {
             state.quota_until = Some(state.quota_until.map_or(until, |u| u.max(until)));
         } else if reason == "jira-per-issue-on-write" && !issues.is_empty() {
             for issue in issues {
-                if let Some(budget) = state.issues.get_mut(issue) {
-                    budget.burst.block(until);
-                    budget.burst.rate = (budget.burst.rate / 2.0).max(0.1);
-                }
+                let writes = state.issues.entry(issue.clone()).or_default();
+                writes.blocked_until = Some(writes.blocked_until.map_or(until, |u| u.max(until)));
             }
         } else if let Some(bucket) = state.endpoints.get_mut(endpoint) {
             bucket.block(until);
@@ -549,5 +589,45 @@ mod tests {
             assert_eq!(wait, Duration::ZERO, "write {n}");
         }
         assert!(pacer.reserve("POST /e", MethodClass::GetPost, &issue) > Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn issue_writes_stay_inside_both_sliding_windows() {
+        let pacer = Pacer::new(PacingConfig::default());
+        let issue = vec!["P-1".to_owned()];
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for n in 0..130 {
+            let wait = pacer.reserve(&format!("POST /e{n}"), MethodClass::GetPost, &issue);
+            sent.push(start + wait);
+        }
+        for (n, at) in sent.iter().enumerate() {
+            let in_window = |window: Duration| {
+                sent[..n]
+                    .iter()
+                    .filter(|t| at.saturating_duration_since(**t) < window)
+                    .count()
+            };
+            assert!(in_window(Duration::from_secs(2)) < 20, "write {n}");
+            assert!(in_window(Duration::from_secs(30)) < 100, "write {n}");
+        }
+        // Twenty every two seconds until the hundredth, then the long window.
+        assert!(sent[99].duration_since(start) < Duration::from_secs(9));
+        assert!(sent[100].duration_since(start) >= Duration::from_secs(30));
+        assert!(sent[100].duration_since(start) < Duration::from_secs(31));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_link_waits_for_the_busier_of_its_two_issues() {
+        let pacer = Pacer::new(PacingConfig::default());
+        let busy = vec!["P-1".to_owned()];
+        for _ in 0..20 {
+            pacer.reserve("PUT /prop", MethodClass::PutDelete, &busy);
+        }
+        let link = vec!["P-1".to_owned(), "P-2".to_owned()];
+        let wait = pacer.reserve("POST /issueLink", MethodClass::GetPost, &link);
+        assert!(wait >= Duration::from_secs(2), "{wait:?}");
+        let other = pacer.reserve("POST /issueLink", MethodClass::GetPost, &["P-3".to_owned()]);
+        assert!(other < Duration::from_millis(100), "{other:?}");
     }
 }

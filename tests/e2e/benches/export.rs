@@ -1,0 +1,189 @@
+//! Export throughput: 1,000 tickets in 50 epics and all their dependency
+//! links, from a session on SQLite to the Jira emulator with Jira Cloud's
+//! rate limits on (burst per endpoint, per-issue writes, hourly points),
+//! through the real client and the engine's steps. The baseline is the seed
+//! design's sequential export at 1.5 s per ticket (1,500 s for 1,000).
+//! Run with `cargo bench -p dtg-e2e`.
+//!
+//! The plan is the sample site's real plan copied until it holds 1,000
+//! tickets: the same ticket shapes, descriptions and dependency structure
+//! (content types needed by many fields, roles needed by many permissions),
+//! so the per-issue write limit meets the hubs it meets on real sites.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use dtg_app::export::{ExportSettings, step};
+use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_core::plan::{Dependency, Plan};
+use dtg_e2e::{NOW, run, session_ready_to_export, uwec_plan};
+use dtg_embedded::SqliteTable;
+use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
+use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
+use dtg_jira_emulator::{Config, JiraEmulator};
+
+const TICKETS: usize = 1_000;
+const EPICS: usize = 50;
+const BASELINE: Duration = Duration::from_millis(1_500 * TICKETS as u64);
+const TARGET: Duration = Duration::from_secs(60);
+
+/// The sample site's plan copied until it holds `tickets` tickets, spread
+/// over `epics` epics; dependencies to tickets past the cut are dropped.
+fn scaled_sample_plan(tickets: usize, epics: usize) -> Plan {
+    let sample = uwec_plan();
+    let mut out = Plan {
+        granularity: sample.granularity,
+        epics: Vec::new(),
+        tickets: Vec::new(),
+        dependencies: Vec::new(),
+        order: Vec::new(),
+    };
+    for e in 0..epics {
+        let mut epic = sample.epics[e % sample.epics.len()].clone();
+        epic.id = format!("{}-{e:02}", epic.id);
+        epic.title = format!("{} ({})", epic.title, e + 1);
+        epic.tickets = Vec::new();
+        out.epics.push(epic);
+    }
+    let by_id: BTreeMap<&str, usize> = sample
+        .tickets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let mut copy = 0;
+    'copies: loop {
+        for id in &sample.order {
+            if out.tickets.len() == tickets {
+                break 'copies;
+            }
+            let mut t = sample.tickets[by_id[id.as_str()]].clone();
+            t.id = format!("{}~{copy}", t.id);
+            t.title = format!("{} ({})", t.title, copy + 1);
+            let epic = out.tickets.len() * epics / tickets;
+            t.epic.clone_from(&out.epics[epic].id);
+            out.epics[epic].tickets.push(t.id.clone());
+            out.order.push(t.id.clone());
+            out.tickets.push(t);
+        }
+        copy += 1;
+    }
+    let present: std::collections::BTreeSet<&str> = out.order.iter().map(String::as_str).collect();
+    for c in 0..copy + 1 {
+        for d in &sample.dependencies {
+            let dep = Dependency {
+                from: format!("{}~{c}", d.from),
+                to: format!("{}~{c}", d.to),
+                because: d.because.clone(),
+            };
+            if present.contains(dep.from.as_str()) && present.contains(dep.to.as_str()) {
+                out.dependencies.push(dep);
+            }
+        }
+    }
+    out.dependencies.sort();
+    out
+}
+
+fn main() -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let plan = scaled_sample_plan(TICKETS, EPICS);
+        let mut degree: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in &plan.dependencies {
+            *degree.entry(&d.from).or_default() += 1;
+            *degree.entry(&d.to).or_default() += 1;
+        }
+        let busiest = degree.values().max().copied().unwrap_or(0);
+        println!(
+            "plan: {} tickets, {} epics, {} dependencies (busiest issue: {busiest} links)",
+            plan.tickets.len(),
+            plan.epics.len(),
+            plan.dependencies.len()
+        );
+
+        let emu = JiraEmulator::start(Config::default()).await.unwrap();
+        let table = SqliteTable::open_in_memory().unwrap();
+        let settings = ExportSettings {
+            project_key: "DTG".to_owned(),
+            batch_size: 50,
+            ..ExportSettings::default()
+        };
+        session_ready_to_export(&table, "bench", &plan, settings).await;
+        let repos = Repos::new(&table, DEFAULT_TTL_SECONDS);
+        let jira = JiraClient::new(
+            JiraConfig::new(emu.base_url()),
+            Auth::api_token(DEFAULT_EMAIL, &Secret::new(DEFAULT_API_TOKEN)),
+        )
+        .unwrap();
+
+        let started = Instant::now();
+        let mut phases: Vec<(String, Duration, usize)> = Vec::new();
+        let mut soft_waits = Duration::ZERO;
+        loop {
+            let t = Instant::now();
+            let report = step(&repos, &jira, "bench", run("bench", NOW)).await.unwrap();
+            if let Some(failure) = &report.state.failure {
+                eprintln!("export failed: {failure:?}");
+                return ExitCode::FAILURE;
+            }
+            let phase = format!("{:?}", report.state.phase);
+            match phases.last_mut() {
+                Some((p, d, n)) if *p == phase => {
+                    *d += t.elapsed();
+                    *n += 1;
+                }
+                _ => phases.push((phase, t.elapsed(), 1)),
+            }
+            if report.done {
+                break;
+            }
+            if !report.wait_hint.is_zero() {
+                soft_waits += report.wait_hint;
+                tokio::time::sleep(report.wait_hint).await;
+            }
+        }
+        let wall = started.elapsed();
+        let stats = jira.stats();
+
+        let issues = emu.issues();
+        let expected = plan.epics.len() + plan.tickets.len();
+        let links = emu.links().len();
+        let duplicates = emu.duplicates().len();
+        println!("steps by the phase they ended in:");
+        for (phase, d, n) in &phases {
+            println!("  {phase:<12} {n:>3} steps {:>7.2} s", d.as_secs_f64());
+        }
+        println!(
+            "export: {:.2} s wall ({:.2} s of it waiting as Jira asked), {} requests sent, {} answered 429 ({} refused by the emulator), {} retries",
+            wall.as_secs_f64(),
+            soft_waits.as_secs_f64(),
+            stats.requests_sent,
+            stats.rate_limited,
+            emu.throttled(),
+            stats.retries
+        );
+        println!(
+            "created: {} issues of {expected}, {links} links of {}, {duplicates} duplicates",
+            issues.len(),
+            plan.dependencies.len()
+        );
+        println!(
+            "baseline (sequential, 1.5 s per ticket): {:.0} s; this run is {:.1}x faster; target {} s",
+            BASELINE.as_secs_f64(),
+            BASELINE.as_secs_f64() / wall.as_secs_f64(),
+            TARGET.as_secs()
+        );
+        if issues.len() != expected || links != plan.dependencies.len() || duplicates > 0 {
+            eprintln!("the export is incomplete or duplicated");
+            return ExitCode::FAILURE;
+        }
+        ExitCode::SUCCESS
+    })
+}
