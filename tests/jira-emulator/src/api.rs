@@ -1100,21 +1100,14 @@ fn bulk_create(world: &mut World, call: &Call<'_>) -> Answer {
                 after_commit(world, &project);
                 issues.push(created_json(&call.api_base, &issue));
             }
-            Err(r) if r.status == 404 => {
+            Err(r) if r.status == 404 && issues.is_empty() => {
                 let mut answer = Answer::refusal(&r);
                 answer.lose = lose;
-                if !issues.is_empty() {
-                    // Some were made before the project went away: Jira answers the partial result.
-                    answer = Answer::json(
-                        201,
-                        json!({"issues": issues, "errors": [
-                            {"status": 404, "elementErrors": r.body(), "failedElementNumber": n}
-                        ]}),
-                    );
-                    answer.lose = lose;
-                }
                 return answer;
             }
+            // Some may have been made before the project went away: Jira
+            // answers the partial result, with an error for every element
+            // it did not make.
             Err(r) => errors.push(json!({
                 "status": r.status,
                 "elementErrors": r.body(),

@@ -66,19 +66,22 @@ pub(crate) fn authenticate(
         return Err(site_unauthorized());
     };
     let creds = &world.config.credentials;
+    let expired = world.faults.tokens_expired;
     let ok = if scheme.eq_ignore_ascii_case("basic") {
-        wire::base64_decode(rest)
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.split_once(':').map(|(e, t)| (e.to_owned(), t.to_owned())))
-            .is_some_and(|(email, token)| {
-                creds
-                    .api_tokens
-                    .iter()
-                    .any(|(e, t)| e.eq_ignore_ascii_case(&email) && *t == token)
-            })
+        !expired
+            && wire::base64_decode(rest)
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|s| s.split_once(':').map(|(e, t)| (e.to_owned(), t.to_owned())))
+                .is_some_and(|(email, token)| {
+                    creds
+                        .api_tokens
+                        .iter()
+                        .any(|(e, t)| e.eq_ignore_ascii_case(&email) && *t == token)
+                })
     } else if scheme.eq_ignore_ascii_case("bearer") {
         let token = rest.trim();
-        creds.personal_access_tokens.iter().any(|p| p == token) || access_token_valid(world, token)
+        (!expired && creds.personal_access_tokens.iter().any(|p| p == token))
+            || access_token_valid(world, token)
     } else {
         false
     };

@@ -372,6 +372,18 @@ impl Faults {
         }
     }
 
+    /// Every API token and personal access token expires now: calls signed
+    /// with one get 401 until [`Faults::renew_api_tokens`] (OAuth access
+    /// tokens are not affected).
+    pub fn expire_api_tokens(&self) {
+        self.shared.world().faults.tokens_expired = true;
+    }
+
+    /// The API tokens and personal access tokens are renewed (they work again).
+    pub fn renew_api_tokens(&self) {
+        self.shared.world().faults.tokens_expired = false;
+    }
+
     /// Write permission is revoked: creates, links, attachments and
     /// property writes answer 403.
     pub fn revoke_write_permission(&self) {
@@ -386,6 +398,13 @@ impl Faults {
     /// The project is deleted now: 404 on it, on creates into it and on its issues.
     pub fn delete_project(&self, key: &str) {
         self.shared.world().deleted_projects.insert(key.to_owned());
+    }
+
+    /// A deleted project is restored from the trash, with its issues.
+    pub fn restore_project(&self, key: &str) {
+        let mut world = self.shared.world();
+        world.deleted_projects.remove(key);
+        world.faults.delete_after.remove(key);
     }
 
     /// The project is deleted once `n` more issues were created in it.

@@ -990,7 +990,7 @@ async fn revoked_permission_and_a_deleted_project_stop_writes() {
     s.emu.faults().restore_write_permission();
 
     s.emu.faults().delete_project_after_creates("DTG", 2);
-    let updates: Vec<Value> = (0..3)
+    let updates: Vec<Value> = (0..4)
         .map(|i| json!({"fields": story(&format!("d{i}"))}))
         .collect();
     let r = s
@@ -998,7 +998,13 @@ async fn revoked_permission_and_a_deleted_project_stop_writes() {
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["issues"].as_array().unwrap().len(), 2);
-    assert_eq!(r.body["errors"][0]["status"], 404);
+    // Every element not made has its error.
+    let errors = r.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    for (error, element) in errors.iter().zip([2, 3]) {
+        assert_eq!(error["status"], 404);
+        assert_eq!(error["failedElementNumber"], element);
+    }
     let after = s.create(story("after")).await;
     assert_eq!(after.status, 404);
     assert_eq!(
@@ -1007,6 +1013,40 @@ async fn revoked_permission_and_a_deleted_project_stop_writes() {
     );
     assert_eq!(s.get("/rest/api/3/project/DTG").await.status, 404);
     assert_eq!(s.emu.issues().len(), 3);
+
+    // Restored from the trash, with its issues.
+    s.emu.faults().restore_project("DTG");
+    assert_eq!(s.get("/rest/api/3/project/DTG").await.status, 200);
+    assert_eq!(s.get("/rest/api/3/issue/DTG-3").await.status, 200);
+    assert_eq!(s.create(story("restored")).await.status, 201);
+}
+
+#[tokio::test]
+async fn api_tokens_and_personal_access_tokens_expire_until_renewed() {
+    let s = site(Config::unlimited()).await;
+    let pat = || async {
+        reply(
+            s.http
+                .get(s.url("/rest/api/3/myself"))
+                .bearer_auth(DEFAULT_PAT)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .status
+    };
+    s.emu.faults().expire_api_tokens();
+    let expired = s.get("/rest/api/3/myself").await;
+    assert_eq!(expired.status, 401);
+    assert_eq!(
+        expired.body["errorMessages"][0],
+        "Client must be authenticated to access this resource."
+    );
+    assert_eq!(pat().await, 401);
+    s.emu.faults().renew_api_tokens();
+    assert_eq!(s.get("/rest/api/3/myself").await.status, 200);
+    assert_eq!(pat().await, 200);
 }
 
 #[tokio::test]
