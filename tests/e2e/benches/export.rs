@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use dtg_app::export::{ExportSettings, step};
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
 use dtg_core::plan::{Dependency, Plan};
-use dtg_e2e::{NOW, run, session_ready_to_export, uwec_plan};
+use dtg_e2e::{NOW, assert_exported_exactly_once, run, session_ready_to_export, uwec_plan};
 use dtg_embedded::SqliteTable;
 use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
 use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
@@ -180,10 +180,8 @@ fn main() -> ExitCode {
             BASELINE.as_secs_f64() / wall.as_secs_f64(),
             TARGET.as_secs()
         );
-        if issues.len() != expected || links != plan.dependencies.len() || duplicates > 0 {
-            eprintln!("the export is incomplete or duplicated");
-            return ExitCode::FAILURE;
-        }
+        let exported = repos.exported("bench", NOW).await.unwrap();
+        assert_exported_exactly_once(&emu, &plan, &exported);
         ExitCode::SUCCESS
     })
 }

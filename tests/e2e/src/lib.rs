@@ -1,13 +1,18 @@
 //! Helpers for the end-to-end tests of the export: the sample site's plan, a
-//! synthetic plan of any size, and a session ready to export, on SQLite.
+//! synthetic plan of any size, a session ready to export, on SQLite, and the
+//! check that an export ended with everything in Jira exactly once.
 
-use dtg_app::export::{ExportSettings, check_adf, start_export};
+use std::collections::{BTreeMap, BTreeSet};
+
+use dtg_app::export::{ExportSettings, Exported, ExportedKind, check_adf, start_export};
+use dtg_app::jira::TICKET_PROPERTY;
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
 use dtg_app::workflow::Run;
 use dtg_core::csv::{Limits, SourceFile, validate};
 use dtg_core::plan::{Dependency, Plan, PlanSettings, plan};
 use dtg_core::session::{Position, Stage, Status};
 use dtg_embedded::SqliteTable;
+use dtg_jira_emulator::{Issue, JiraEmulator};
 
 /// A fixed clock for the tests.
 pub const NOW: i64 = 1_800_000_000;
@@ -135,4 +140,94 @@ pub async fn session_ready_to_export(
     if let Err(e) = start_export(&repos, id, settings, run("start", NOW)).await {
         panic!("start: {e}");
     }
+}
+
+/// Our ticket (or epic) id of every issue in Jira, with its issue.
+#[must_use]
+pub fn issues_by_ticket(emu: &JiraEmulator) -> BTreeMap<String, Issue> {
+    emu.issues()
+        .into_iter()
+        .filter_map(|i| {
+            let id = i.properties.get(TICKET_PROPERTY)?.as_str()?.to_owned();
+            Some((id, i))
+        })
+        .collect()
+}
+
+/// The ids of every epic and ticket of `plan`.
+#[must_use]
+pub fn all_ids(plan: &Plan) -> BTreeSet<String> {
+    plan.epics
+        .iter()
+        .map(|e| e.id.clone())
+        .chain(plan.tickets.iter().map(|t| t.id.clone()))
+        .collect()
+}
+
+/// The export ended with every epic and ticket in Jira exactly once, each
+/// ticket under its epic's issue, every dependency linked once as
+/// "`to` blocks `from`", and each issue's key recorded for the session.
+///
+/// # Panics
+/// When any of that is not so.
+pub fn assert_exported_exactly_once(
+    emu: &JiraEmulator,
+    plan: &Plan,
+    exported: &BTreeMap<String, Exported>,
+) {
+    assert!(
+        emu.duplicates().is_empty(),
+        "created twice: {:?}",
+        emu.duplicates()
+    );
+    let issues = issues_by_ticket(emu);
+    assert_eq!(
+        emu.issues().len(),
+        plan.epics.len() + plan.tickets.len(),
+        "one issue per epic and ticket, nothing else"
+    );
+    assert_eq!(
+        issues.keys().cloned().collect::<BTreeSet<_>>(),
+        all_ids(plan)
+    );
+    assert_eq!(exported.len(), issues.len());
+    let key = |id: &str| -> String {
+        let issue = &issues[id];
+        assert_eq!(exported[id].key, issue.key, "the recorded key of {id}");
+        issue.key.clone()
+    };
+    for epic in &plan.epics {
+        assert_eq!(issues[&epic.id].issue_type, "Epic");
+        assert_eq!(exported[&epic.id].kind, ExportedKind::Epic);
+        key(&epic.id);
+    }
+    for ticket in &plan.tickets {
+        assert_eq!(exported[&ticket.id].kind, ExportedKind::Ticket);
+        assert_eq!(
+            issues[&ticket.id].parent_key.as_deref(),
+            Some(key(&ticket.epic).as_str()),
+            "{} is under its epic",
+            ticket.id
+        );
+    }
+    let links = emu.links();
+    assert!(links.iter().all(|l| l.type_name == "Blocks"), "{links:?}");
+    assert_eq!(
+        links.len(),
+        plan.dependencies.len(),
+        "one link per dependency"
+    );
+    let linked: BTreeSet<(String, String)> = links
+        .into_iter()
+        .map(|l| (l.inward_key, l.outward_key))
+        .collect();
+    let wanted: BTreeSet<(String, String)> = plan
+        .dependencies
+        .iter()
+        .map(|d| (key(&d.to), key(&d.from)))
+        .collect();
+    assert_eq!(
+        linked, wanted,
+        "the needed ticket blocks the one needing it"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use dtg_app::export::{ExportSettings, step};
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
-use dtg_e2e::{NOW, run, session_ready_to_export, uwec_plan};
+use dtg_e2e::{NOW, assert_exported_exactly_once, run, session_ready_to_export, uwec_plan};
 use dtg_embedded::SqliteTable;
 use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
 use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
@@ -59,7 +59,6 @@ async fn the_sample_site_exports_whole_with_links_the_right_way() {
         started.elapsed().as_secs_f64(),
         jira.stats()
     );
-    let issues = emu.issues();
-    assert_eq!(issues.len(), plan.epics.len() + plan.tickets.len());
-    assert!(emu.duplicates().is_empty());
+    let exported = repos.exported("s1", NOW).await.unwrap();
+    assert_exported_exactly_once(&emu, &plan, &exported);
 }

@@ -19,13 +19,16 @@ use std::time::Duration;
 
 use dtg_app::export::{
     ErrorCategory, ExportError, ExportFailure, ExportResults, ExportSettings, ExportState,
-    Exported, ExportedKind, MAX_RETRIES, Phase, StepReport, results, retry_export, step,
+    Exported, MAX_RETRIES, Phase, StepReport, results, retry_export, step,
 };
 use dtg_app::jira::{Jira, TICKET_PROPERTY};
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos, TokenCipher};
 use dtg_core::plan::Plan;
 use dtg_core::session::Status;
-use dtg_e2e::{NOW, run, session_ready_to_export, synthetic_plan};
+use dtg_e2e::{
+    NOW, all_ids, assert_exported_exactly_once, issues_by_ticket, run, session_ready_to_export,
+    synthetic_plan,
+};
 use dtg_embedded::SqliteTable;
 use dtg_jira::auth::system_now;
 use dtg_jira::{
@@ -205,17 +208,6 @@ impl<'a> Export<'a> {
 
 // ------------------------------------------------------------ checks
 
-/// Our ticket (or epic) id of every issue in Jira, with its issue.
-fn issues_by_ticket(emu: &JiraEmulator) -> BTreeMap<String, dtg_jira_emulator::Issue> {
-    emu.issues()
-        .into_iter()
-        .filter_map(|i| {
-            let id = i.properties.get(TICKET_PROPERTY)?.as_str()?.to_owned();
-            Some((id, i))
-        })
-        .collect()
-}
-
 /// The ids of the epics and tickets Jira holds an issue for.
 fn ids_in_jira(emu: &JiraEmulator) -> BTreeSet<String> {
     issues_by_ticket(emu).into_keys().collect()
@@ -240,79 +232,6 @@ fn ids_sent_to_create(emu: &JiraEmulator) -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .collect()
-}
-
-fn all_ids(plan: &Plan) -> BTreeSet<String> {
-    plan.epics
-        .iter()
-        .map(|e| e.id.clone())
-        .chain(plan.tickets.iter().map(|t| t.id.clone()))
-        .collect()
-}
-
-/// The export ended with every epic and ticket in Jira exactly once, each
-/// ticket under its epic's issue, every dependency linked once as
-/// "`to` blocks `from`", and each issue's key recorded for the session.
-fn assert_exported_exactly_once(
-    emu: &JiraEmulator,
-    plan: &Plan,
-    exported: &BTreeMap<String, Exported>,
-) {
-    assert!(
-        emu.duplicates().is_empty(),
-        "created twice: {:?}",
-        emu.duplicates()
-    );
-    let issues = issues_by_ticket(emu);
-    assert_eq!(
-        emu.issues().len(),
-        plan.epics.len() + plan.tickets.len(),
-        "one issue per epic and ticket, nothing else"
-    );
-    assert_eq!(
-        issues.keys().cloned().collect::<BTreeSet<_>>(),
-        all_ids(plan)
-    );
-    assert_eq!(exported.len(), issues.len());
-    let key = |id: &str| -> String {
-        let issue = &issues[id];
-        assert_eq!(exported[id].key, issue.key, "the recorded key of {id}");
-        issue.key.clone()
-    };
-    for epic in &plan.epics {
-        assert_eq!(issues[&epic.id].issue_type, "Epic");
-        assert_eq!(exported[&epic.id].kind, ExportedKind::Epic);
-        key(&epic.id);
-    }
-    for ticket in &plan.tickets {
-        assert_eq!(exported[&ticket.id].kind, ExportedKind::Ticket);
-        assert_eq!(
-            issues[&ticket.id].parent_key.as_deref(),
-            Some(key(&ticket.epic).as_str()),
-            "{} is under its epic",
-            ticket.id
-        );
-    }
-    let links = emu.links();
-    assert!(links.iter().all(|l| l.type_name == "Blocks"), "{links:?}");
-    assert_eq!(
-        links.len(),
-        plan.dependencies.len(),
-        "one link per dependency"
-    );
-    let linked: BTreeSet<(String, String)> = links
-        .into_iter()
-        .map(|l| (l.inward_key, l.outward_key))
-        .collect();
-    let wanted: BTreeSet<(String, String)> = plan
-        .dependencies
-        .iter()
-        .map(|d| (key(&d.to), key(&d.from)))
-        .collect();
-    assert_eq!(
-        linked, wanted,
-        "the needed ticket blocks the one needing it"
-    );
 }
 
 /// A completed export, as the session and the results say.
@@ -636,7 +555,11 @@ async fn a_search_slower_than_the_client_timeout_stops_the_export_until_jira_is_
     )
     .await;
     assert!(failure.user_message.contains("timed out"), "{failure:?}");
-    assert_eq!(failure.failed_at_ticket_order, None);
+    assert_eq!(
+        failure.failed_at_ticket_order,
+        Some(1),
+        "nothing was created yet"
+    );
     assert_eq!(jira.stats().retries, 1, "the search is sent twice");
     assert_eq!(emu.count(BULK), 0);
     assert!(emu.issues().is_empty());

@@ -802,6 +802,16 @@ pub async fn step<T: Table, J: Jira>(
                 }
                 Stop::Failure(f) => *f,
             };
+            if failed.failed_at_ticket_order.is_none()
+                && matches!(state.phase, Phase::Prepare | Phase::Epics | Phase::Tickets)
+            {
+                // Stopped before any one ticket: the failure point is the first not created.
+                failed.failed_at_ticket_order = plan
+                    .order
+                    .iter()
+                    .position(|id| !exported.contains_key(id))
+                    .map(|p| p + 1);
+            }
             failed.retry_available = state.retries_used < MAX_RETRIES;
             state.first_failure_at.get_or_insert(run.now);
             state.failure = Some(failed.clone());
