@@ -7,11 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use dtg_app::export::{
-    ExportError, ExportResults, ExportSettings, StepReport, check_adf, results, retry_export,
-    start_export, step,
+    ErrorCategory, ExportError, ExportResults, ExportSettings, ExportState, Phase, StepReport,
+    check_adf, results, retry_export, start_export, step,
 };
 use dtg_app::jira::Jira;
-use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos, Session};
+use dtg_app::store::Table;
 use dtg_core::session::{Position, Stage, Status};
 use dtg_embedded::SqliteTable;
 use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
@@ -40,7 +41,8 @@ pub struct Args {
     /// Issues per bulk create (at most 50).
     #[arg(long, default_value_t = 50, value_name = "N")]
     batch_size: usize,
-    /// Resume a failed export from where it stopped (3 retries at most).
+    /// Resume a failed export from where it stopped, in the project it
+    /// started with (3 retries at most).
     #[arg(long)]
     retry: bool,
     /// Print the exact requests the export would send, and send nothing.
@@ -91,7 +93,7 @@ pub fn run_results(args: &ResultsArgs) -> Result<u8> {
 fn print_results(found: &ExportResults, format: Format) -> Result<()> {
     let mut out = anstream::stdout().lock();
     if format == Format::Json {
-        serde_json::to_writer_pretty(&mut out, found)?;
+        serde_json::to_writer_pretty(&mut out, found).map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -132,7 +134,7 @@ fn print_results(found: &ExportResults, format: Format) -> Result<()> {
         if let Some(order) = f.failed_at_ticket_order {
             writeln!(out, "  at ticket {order} of the build order")?;
         }
-        writeln!(out, "  category: {:?}", f.error_category)?;
+        writeln!(out, "  category: {}", category(f.error_category))?;
         for action in &f.recovery_actions {
             writeln!(out, "  - {action}")?;
         }
@@ -145,6 +147,15 @@ fn print_results(found: &ExportResults, format: Format) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The stable name of a failure's category (as in the JSON) and what it means.
+fn category(category: ErrorCategory) -> &'static str {
+    match category {
+        ErrorCategory::UserFixable => "user_fixable (you can fix it)",
+        ErrorCategory::AdminRequired => "admin_required (a Jira administrator must act)",
+        ErrorCategory::Temporary => "temporary (retrying later is likely to work)",
+    }
 }
 
 /// Starts or resumes the export of a session and drives it to the end.
@@ -190,19 +201,29 @@ pub fn drive<J: Jira>(store: &LocalStore, jira: &J, args: &Args) -> Result<u8> {
                 LocalStore::run(&run_id),
             ))?;
         }
-        // A run cut short: go on from the cursor.
-        (Stage::JiraExport, Status::Exporting, _) => {}
+        // A run cut short: go on from the cursor, but find first what Jira
+        // made of a create whose answer that run never read.
+        (Stage::JiraExport, Status::Exporting, _) => {
+            same_project(store, &id, args)?;
+            store.block_on(reconcile_first(&repos, &session.value))?;
+        }
         (Stage::JiraExport, Status::ExportFailed | Status::AdminRequired, true) => {
+            same_project(store, &id, args)?;
             match store.block_on(retry_export(&repos, &id, LocalStore::run(&run_id))) {
                 Ok(_) => {}
                 Err(ExportError::MaxRetries { used, .. }) => {
                     eprintln!(
-                        "dtg: the export failed {used} times; a Jira administrator must look at the project (the session needs manual cleanup)"
+                        "dtg: the export was retried {used} times; a Jira administrator must look at the project (the session needs manual cleanup)"
                     );
                     return Ok(exit::INVALID);
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        (Stage::JiraExport, Status::AdminRequired, false) => {
+            bail!(
+                "the export of session {id} used its retries; a Jira administrator must look at the project (`dtg results --session {id}` shows why it stopped)"
+            );
         }
         (Stage::JiraExport, Status::ExportFailed, false) => {
             bail!(
@@ -231,6 +252,44 @@ pub fn drive<J: Jira>(store: &LocalStore, jira: &J, args: &Args) -> Result<u8> {
         Some(r) if r.state.failure.is_some() => exit::INVALID,
         _ => exit::OK,
     })
+}
+
+/// A started export goes on to the project it started with: issues already
+/// made there stay there, so another `--project` is refused, not ignored.
+fn same_project(store: &LocalStore, id: &str, args: &Args) -> Result<()> {
+    let Some(asked) = args.project.as_deref() else {
+        return Ok(());
+    };
+    let Some(state) = store.block_on(store.repos().export_state(id, now()))? else {
+        return Ok(());
+    };
+    let started = &state.value.settings.project_key;
+    if asked != started {
+        bail!(
+            "the export of session {id} goes to project {started}, where it started; it cannot move to {asked}. Leave out --project (and DTG_JIRA_PROJECT) to go on, or export the files to {asked} from a new session"
+        );
+    }
+    Ok(())
+}
+
+/// Sends a cut-short export back to the prepare phase when it was creating
+/// issues: prepare finds every issue already made (by the run label and the
+/// ticket property) before anything else is created, so a create whose
+/// answer was lost with the process is not sent again.
+async fn reconcile_first<T: Table>(repos: &Repos<'_, T>, session: &Session) -> Result<()> {
+    let Some(stored) = repos.export_state(&session.id, now()).await? else {
+        return Ok(());
+    };
+    if matches!(stored.value.phase, Phase::Epics | Phase::Tickets) {
+        let state = ExportState {
+            phase: Phase::Prepare,
+            ..stored.value.clone()
+        };
+        repos
+            .save_export_state(session, &state, Some(stored.version), now())
+            .await?;
+    }
+    Ok(())
 }
 
 fn steps<J: Jira>(store: &LocalStore, jira: &J, id: &str, run_id: &str) -> Result<StepReport> {
@@ -314,6 +373,14 @@ fn dry_run(store: &LocalStore, config: JiraConfig, args: &Args) -> Result<u8> {
         .with_context(|| {
             format!("session {id} has no plan; `dtg plan --session {id}` makes one")
         })?;
+    let position = session.value.position;
+    if position.stage != Stage::Review {
+        // The copy starts from review: what this session's own export still
+        // has to send is less than what is printed.
+        eprintln!(
+            "Session {id} is at {position}, past review: this shows a whole export of its plan to a project that holds none of its issues."
+        );
+    }
     let project = args
         .project
         .clone()
@@ -359,7 +426,7 @@ fn dry_run(store: &LocalStore, config: JiraConfig, args: &Args) -> Result<u8> {
     }
     let mut out = anstream::stdout().lock();
     for request in client.recorded() {
-        serde_json::to_writer(&mut out, &request)?;
+        serde_json::to_writer(&mut out, &request).map_err(std::io::Error::from)?;
         writeln!(out)?;
     }
     eprintln!(

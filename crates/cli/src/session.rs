@@ -84,7 +84,7 @@ pub fn run(command: &Command) -> Result<u8> {
             match format {
                 Format::Json => {
                     let list: Vec<_> = sessions.iter().map(|s| &s.value).collect();
-                    serde_json::to_writer_pretty(&mut out, &list)?;
+                    serde_json::to_writer_pretty(&mut out, &list).map_err(std::io::Error::from)?;
                     writeln!(out)?;
                 }
                 Format::Human if sessions.is_empty() => {
@@ -133,7 +133,7 @@ pub fn run(command: &Command) -> Result<u8> {
             };
             match format {
                 Format::Json => {
-                    serde_json::to_writer_pretty(&mut out, &shown)?;
+                    serde_json::to_writer_pretty(&mut out, &shown).map_err(std::io::Error::from)?;
                     writeln!(out)?;
                 }
                 Format::Human => human(&mut out, &shown)?,
