@@ -322,7 +322,7 @@ fn steps<J: Jira>(store: &LocalStore, jira: &J, id: &str, run_id: &str) -> Resul
 }
 
 /// The Jira credentials of the environment: `DTG_JIRA_EMAIL` and
-/// `DTG_JIRA_API_TOKEN` (Jira Cloud), or `DTG_JIRA_PAT` (Data Center).
+/// `DTG_JIRA_API_TOKEN` (Jira Cloud), or `DTG_JIRA_PAT` (a Bearer personal access token).
 fn credentials(required: bool) -> Result<Auth> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     if let Some(pat) = var("DTG_JIRA_PAT") {
@@ -332,7 +332,7 @@ fn credentials(required: bool) -> Result<Auth> {
         (Some(email), Some(token)) => Ok(Auth::api_token(email, &Secret::new(token))),
         _ if !required => Ok(Auth::None),
         _ => bail!(
-            "set DTG_JIRA_EMAIL and DTG_JIRA_API_TOKEN (an Atlassian API token, for Jira Cloud) or DTG_JIRA_PAT (a personal access token, for Jira Data Center)"
+            "set DTG_JIRA_EMAIL and DTG_JIRA_API_TOKEN (an Atlassian API token, for Jira Cloud) or DTG_JIRA_PAT (a personal access token, sent as a Bearer token)"
         ),
     }
 }
