@@ -3,10 +3,11 @@
 //!
 //! The schemas live in `tests/fixtures/jira-request-schemas.json`: each
 //! operation's request schema with every `$ref` it reaches gathered under
-//! `definitions`, OpenAPI's `nullable` turned into JSON Schema. With
-//! `DTG_JIRA_OPENAPI=path/to/jira-cloud-platform.v3.json` the test resolves
-//! them afresh from the document and fails if the fixture differs;
-//! `DTG_UPDATE_FIXTURES=1` rewrites the fixture instead. (The OAuth token
+//! `definitions`, OpenAPI's `nullable` turned into JSON Schema. Where the
+//! document is at hand (`../shared/data/specs/jira-cloud-platform.v3.json`
+//! beside the project, or `DTG_JIRA_OPENAPI`), the test resolves them afresh
+//! from it and fails if the fixture differs; `DTG_UPDATE_FIXTURES=1`
+//! rewrites the fixture instead. (The OAuth token
 //! requests go to auth.atlassian.com, which that document does not cover.)
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,6 +34,12 @@ const OPERATIONS: [(&str, &str); 5] = [
     ),
     ("POST", "/rest/api/3/search/jql"),
 ];
+
+/// Atlassian's document, where the project's shared data sits beside it.
+const SPEC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/data/specs/jira-cloud-platform.v3.json"
+);
 
 const COMPONENTS: &str = "#/components/schemas/";
 
@@ -110,7 +117,10 @@ fn schemas() -> BTreeMap<String, Value> {
         .ok()
         .and_then(|text| serde_json::from_str(&text).ok())
         .unwrap_or_default();
-    let Ok(spec_path) = std::env::var("DTG_JIRA_OPENAPI") else {
+    let spec_path = std::env::var("DTG_JIRA_OPENAPI")
+        .ok()
+        .or_else(|| std::path::Path::new(SPEC).exists().then(|| SPEC.to_owned()));
+    let Some(spec_path) = spec_path else {
         assert!(
             !fixture.is_empty(),
             "{FIXTURE} is missing; see this test's header"
