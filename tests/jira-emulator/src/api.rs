@@ -102,7 +102,7 @@ const INVALID_PAYLOAD: &str =
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: u16,
-    pub body: Option<Value>,
+    pub body: Option<Box<Value>>,
     pub text: Option<String>,
     pub headers: Vec<(&'static str, String)>,
     pub lose: bool,
@@ -112,7 +112,7 @@ impl Answer {
     pub(crate) fn json(status: u16, body: Value) -> Self {
         Self {
             status,
-            body: Some(body),
+            body: Some(Box::new(body)),
             text: None,
             headers: Vec::new(),
             lose: false,
@@ -165,7 +165,7 @@ impl Answer {
     fn body_text(&self) -> String {
         self.body
             .as_ref()
-            .map(Value::to_string)
+            .map(|b| b.to_string())
             .or_else(|| self.text.clone())
             .unwrap_or_default()
     }
@@ -173,7 +173,7 @@ impl Answer {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = match (self.body, self.text) {
-            (Some(body), _) => (status, axum::Json(body)).into_response(),
+            (Some(body), _) => (status, axum::Json(*body)).into_response(),
             (None, Some(text)) => (status, text).into_response(),
             (None, None) => (status, Body::empty()).into_response(),
         };
