@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use dtg_app::repo::{Progress as TaskProgress, Task, TaskKind, TaskStatus};
+use dtg_app::repo::{AuditEntry, Progress as TaskProgress, Task, TaskKind, TaskStatus};
 use dtg_core::item::ConfigItem;
 use dtg_core::plan::Plan;
 use dtg_llm::{Generation, GenerationReport, LlmConfig, Progress, ProviderKind, generate};
@@ -194,9 +194,28 @@ pub fn save_in_session(id: &str, generation: &Generation) -> Result<()> {
         created_at: now,
         updated_at: now,
     };
+    let report = &generation.report;
+    let entry = AuditEntry {
+        id: crate::local::new_id(),
+        at: now,
+        actor: crate::local::OWNER.to_owned(),
+        action: "plan.worded".to_owned(),
+        detail: serde_json::json!({
+            "provider": report.provider,
+            "model": report.model,
+            "prompt_version": report.prompt_version,
+            "chunks": chunks,
+            "tickets_written": report.tickets_written,
+            "tickets_kept": report.tickets_kept,
+            "findings": report.findings.len(),
+            "usage": report.usage,
+            "cost": report.cost,
+        }),
+    };
     store.block_on(async {
         repos.save_plan(&session, &generation.plan, now).await?;
         repos.insert_task(&session, &task, now).await?;
+        repos.append_audit(&session, &entry).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     let mut err = std::io::stderr().lock();

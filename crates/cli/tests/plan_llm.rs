@@ -103,6 +103,56 @@ fn plan_with_a_model_reports_usage_and_exact_cost() {
     }
 }
 
+// GIVEN a session and the emulator answering as OpenAI
+// WHEN `dtg plan --session ID --llm openai` runs on the sample site
+// THEN the worded plan is the session's, and its audit log says which model
+// wrote it, over how many chunks, at what cost.
+#[test]
+fn a_worded_plan_in_a_session_is_audited_with_its_model_and_cost() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let emu = runtime
+        .block_on(Emulator::start(Script::default()))
+        .unwrap();
+    let base = emu.openai_base_url();
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().to_str().unwrap();
+    let env = [("DTG_HOME", home_path), ("DTG_LLM_API_KEY", "sk-test")];
+    let created = dtg(&["session", "new", "--name", "worded"], &env);
+    assert!(created.status.success());
+    let id = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    let out = dtg(
+        &[
+            "plan",
+            "--session",
+            &id,
+            "sample_data/uwec_complete",
+            "--llm",
+            "openai",
+            "--model",
+            "gpt-4o-mini",
+            "--base-url",
+            &base,
+        ],
+        &env,
+    );
+    let doc = json(&out);
+    let shown = json(&dtg(&["session", "show", &id, "--format", "json"], &env));
+    let worded: Vec<&Value> = shown["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "plan.worded")
+        .collect();
+    assert_eq!(worded.len(), 1, "{shown}");
+    let detail = &worded[0]["detail"];
+    assert_eq!(detail["provider"], "openai");
+    assert_eq!(detail["model"], "gpt-4o-mini");
+    assert_eq!(detail["chunks"].as_u64(), Some(emu.requests().len() as u64));
+    assert_eq!(detail["cost"], doc["generation"]["cost"]);
+    assert_eq!(detail["usage"], doc["generation"]["usage"]);
+    assert!(!shown.to_string().contains("sk-test"));
+}
+
 // A provider named without what it needs is a usage error, explained.
 #[test]
 fn a_missing_key_is_explained() {
