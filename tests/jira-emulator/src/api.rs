@@ -543,10 +543,9 @@ fn serve(
         };
     }
     let now = Instant::now();
-    let headroom = match world.limiter.burst(method.as_str(), template, now) {
-        Ok(h) => h,
-        Err(t) => return Answer::throttled(&t),
-    };
+    if let Err(t) = world.limiter.burst(method.as_str(), template, now) {
+        return Answer::throttled(&t);
+    }
     let creates = match route {
         Route::CreateIssue => 1,
         Route::BulkCreate => serde_json::from_slice::<Value>(body)
@@ -560,8 +559,9 @@ fn serve(
         _ => 0,
     };
     let cost = world.limiter.cost(creates);
+    // Jira sends `X-RateLimit-NearLimit` for the points-based quota only.
     let headroom = match world.limiter.quota(cost, now) {
-        Ok(h) => headroom.min(h),
+        Ok(h) => h,
         Err(t) => return Answer::throttled(&t),
     };
     if route.is_write() && world.faults.write_forbidden {
@@ -1350,23 +1350,13 @@ fn get_issue(world: &World, call: &Call<'_>, key: &str) -> Answer {
     }
 }
 
-/// Counts a write to each issue; `Ok(true)` when an issue is near its limit.
-fn issue_write(world: &mut World, keys: &[String]) -> Result<bool, Answer> {
+/// Counts a write to each issue, or refuses it when one is at its limit.
+fn issue_write(world: &mut World, keys: &[String]) -> Result<(), Answer> {
     world
         .limiter
         .issue_writes(keys, Instant::now())
-        .map(crate::limits::Headroom::near_limit)
+        .map(|_| ())
         .map_err(|t| Answer::throttled(&t))
-}
-
-impl Answer {
-    fn near_limit(mut self, near: bool) -> Self {
-        if near {
-            self.headers
-                .push(("X-RateLimit-NearLimit", "true".to_owned()));
-        }
-        self
-    }
 }
 
 fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
@@ -1419,10 +1409,9 @@ fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
             "The number of links to the issue has reached the limit of 2000.",
         );
     }
-    let near = match issue_write(world, &[inward.clone(), outward.clone()]) {
-        Ok(near) => near,
-        Err(a) => return a,
-    };
+    if let Err(a) = issue_write(world, &[inward.clone(), outward.clone()]) {
+        return a;
+    }
     let duplicate = world.links.iter().any(|l| {
         l.type_name == link_type.name && l.inward_key == inward && l.outward_key == outward
     });
@@ -1435,7 +1424,7 @@ fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
             outward_key: outward,
         });
     }
-    Answer::empty(201).near_limit(near)
+    Answer::empty(201)
 }
 
 fn attachment_json(world: &World, base: &str, a: &Attachment) -> Value {
@@ -1502,10 +1491,9 @@ fn attach(world: &mut World, call: &Call<'_>, key: &str) -> Answer {
             "The number of attachments to the issue has reached the limit of 2000.",
         );
     }
-    let near = match issue_write(world, std::slice::from_ref(&issue_key)) {
-        Ok(near) => near,
-        Err(a) => return a,
-    };
+    if let Err(a) = issue_write(world, std::slice::from_ref(&issue_key)) {
+        return a;
+    }
     let mut made = Vec::new();
     for f in files {
         let id = world.other_id();
@@ -1525,7 +1513,7 @@ fn attach(world: &mut World, call: &Call<'_>, key: &str) -> Answer {
     if let Some(issue) = world.issue_mut(&issue_key) {
         issue.attachments.extend(made);
     }
-    Answer::json(200, Value::Array(answer)).near_limit(near)
+    Answer::json(200, Value::Array(answer))
 }
 
 fn put_property(world: &mut World, call: &Call<'_>, key: &str, property: &str) -> Answer {
@@ -1539,10 +1527,9 @@ fn put_property(world: &mut World, call: &Call<'_>, key: &str, property: &str) -
     let Some(issue_key) = world.issue(key).map(|i| i.key.clone()) else {
         return not_found_issue();
     };
-    let near = match issue_write(world, std::slice::from_ref(&issue_key)) {
-        Ok(near) => near,
-        Err(a) => return a,
-    };
+    if let Err(a) = issue_write(world, std::slice::from_ref(&issue_key)) {
+        return a;
+    }
     let Some(issue) = world.issue_mut(&issue_key) else {
         return not_found_issue();
     };
@@ -1550,7 +1537,7 @@ fn put_property(world: &mut World, call: &Call<'_>, key: &str, property: &str) -
         .properties
         .insert(property.to_owned(), value)
         .is_some();
-    Answer::empty(if existed { 200 } else { 201 }).near_limit(near)
+    Answer::empty(if existed { 200 } else { 201 })
 }
 
 fn get_property(world: &World, key: &str, property: &str) -> Answer {

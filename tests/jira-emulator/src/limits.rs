@@ -2,9 +2,10 @@
 //! token bucket per endpoint (path template) and method, a cap on writes to
 //! one issue over a short and a long window, and an hourly points quota.
 //!
-//! Each check either admits a request (and says how much is left, for the
-//! `X-RateLimit-NearLimit` warning) or refuses it with what a 429 carries:
-//! the reason, how long to wait, the limit, what is left and when it resets.
+//! Each check either admits a request (and says how much is left; the
+//! quota's headroom drives the `X-RateLimit-NearLimit` warning, the only
+//! limit Jira sends it for) or refuses it with what a 429 carries: the
+//! reason, how long to wait, the limit, what is left and when it resets.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
