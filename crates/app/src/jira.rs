@@ -239,6 +239,18 @@ pub enum JiraError {
 }
 
 impl JiraError {
+    /// The error for a refusal that is not a server failure: 401, 403 and
+    /// 404 by what they mean, anything else as a refused request.
+    #[must_use]
+    pub fn refused(refusal: Refusal) -> Self {
+        match refusal.status {
+            401 => Self::Unauthorized(refusal.to_string()),
+            403 => Self::Forbidden(refusal.to_string()),
+            404 => Self::NotFound(refusal.to_string()),
+            _ => Self::Refused(refusal),
+        }
+    }
+
     /// Whether a write that failed this way may still have been applied by Jira.
     #[must_use]
     pub fn maybe_applied(&self) -> bool {

@@ -168,15 +168,12 @@ pub fn refusal(status: u16, bytes: &[u8]) -> Refusal {
 fn failure(answer: &Answer, safe: bool) -> JiraError {
     let refused = refusal(answer.status, &answer.body);
     match answer.status {
-        401 => JiraError::Unauthorized(refused.to_string()),
-        403 => JiraError::Forbidden(refused.to_string()),
-        404 => JiraError::NotFound(refused.to_string()),
         s if s >= 500 => JiraError::Unavailable {
             status: s,
             message: refused.to_string(),
             maybe_applied: !safe,
         },
-        _ => JiraError::Refused(refused),
+        _ => JiraError::refused(refused),
     }
 }
 

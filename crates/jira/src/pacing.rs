@@ -364,16 +364,15 @@ impl Pacer {
             .entry(endpoint.to_owned())
             .or_insert_with(|| Bucket::new(rate, rate, now));
         wait = wait.max(bucket.reserve(now, paced));
-        if issues.is_empty() || !paced {
-            if paced {
-                return wait;
-            }
+        if !paced {
             // Unpaced: only what Jira refused holds a request back.
-            for issue in issues {
-                if let Some(until) = state.issues.get(issue).and_then(|w| w.blocked_until) {
-                    wait = wait.max(until.saturating_duration_since(now));
-                }
-            }
+            return issues
+                .iter()
+                .filter_map(|issue| state.issues.get(issue)?.blocked_until)
+                .map(|until| until.saturating_duration_since(now))
+                .fold(wait, Duration::max);
+        }
+        if issues.is_empty() {
             return wait;
         }
         let windows = self.config.issue_writes;

@@ -6,9 +6,7 @@
 //! Run with `cargo bench -p dtg-e2e`.
 //!
 //! The plan is the sample site's real plan copied until it holds 1,000
-//! tickets: the same ticket shapes, descriptions and dependency structure
-//! (content types needed by many fields, roles needed by many permissions),
-//! so the per-issue write limit meets the hubs it meets on real sites.
+//! tickets ([`dtg_e2e::scaled_sample_plan`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use dtg_app::export::{ExportSettings, step};
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
-use dtg_core::plan::{Dependency, Plan};
-use dtg_e2e::{NOW, assert_exported_exactly_once, run, session_ready_to_export, uwec_plan};
+use dtg_e2e::{
+    NOW, assert_exported_exactly_once, run, scaled_sample_plan, session_ready_to_export,
+};
 use dtg_embedded::SqliteTable;
 use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
 use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
@@ -29,64 +28,6 @@ const TICKETS: usize = 1_000;
 const EPICS: usize = 50;
 const BASELINE: Duration = Duration::from_millis(1_500 * TICKETS as u64);
 const TARGET: Duration = Duration::from_secs(60);
-
-/// The sample site's plan copied until it holds `tickets` tickets, spread
-/// over `epics` epics; dependencies to tickets past the cut are dropped.
-fn scaled_sample_plan(tickets: usize, epics: usize) -> Plan {
-    let sample = uwec_plan();
-    let mut out = Plan {
-        granularity: sample.granularity,
-        epics: Vec::new(),
-        tickets: Vec::new(),
-        dependencies: Vec::new(),
-        order: Vec::new(),
-    };
-    for e in 0..epics {
-        let mut epic = sample.epics[e % sample.epics.len()].clone();
-        epic.id = format!("{}-{e:02}", epic.id);
-        epic.title = format!("{} ({})", epic.title, e + 1);
-        epic.tickets = Vec::new();
-        out.epics.push(epic);
-    }
-    let by_id: BTreeMap<&str, usize> = sample
-        .tickets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.id.as_str(), i))
-        .collect();
-    let mut copy = 0;
-    'copies: loop {
-        for id in &sample.order {
-            if out.tickets.len() == tickets {
-                break 'copies;
-            }
-            let mut t = sample.tickets[by_id[id.as_str()]].clone();
-            t.id = format!("{}~{copy}", t.id);
-            t.title = format!("{} ({})", t.title, copy + 1);
-            let epic = out.tickets.len() * epics / tickets;
-            t.epic.clone_from(&out.epics[epic].id);
-            out.epics[epic].tickets.push(t.id.clone());
-            out.order.push(t.id.clone());
-            out.tickets.push(t);
-        }
-        copy += 1;
-    }
-    let present: std::collections::BTreeSet<&str> = out.order.iter().map(String::as_str).collect();
-    for c in 0..copy + 1 {
-        for d in &sample.dependencies {
-            let dep = Dependency {
-                from: format!("{}~{c}", d.from),
-                to: format!("{}~{c}", d.to),
-                because: d.because.clone(),
-            };
-            if present.contains(dep.from.as_str()) && present.contains(dep.to.as_str()) {
-                out.dependencies.push(dep);
-            }
-        }
-    }
-    out.dependencies.sort();
-    out
-}
 
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -9,7 +9,7 @@ use dtg_app::jira::TICKET_PROPERTY;
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
 use dtg_app::workflow::Run;
 use dtg_core::csv::{Limits, SourceFile, validate};
-use dtg_core::plan::{Dependency, Plan, PlanSettings, plan};
+use dtg_core::plan::{Dependency, Plan, PlanSettings, Ticket, plan};
 use dtg_core::session::{Position, Stage, Status};
 use dtg_embedded::SqliteTable;
 use dtg_jira_emulator::{Issue, JiraEmulator};
@@ -62,21 +62,7 @@ pub fn uwec_plan() -> Plan {
 #[must_use]
 pub fn synthetic_plan(tickets: usize, epics: usize) -> Plan {
     let sample = uwec_plan();
-    let epic_template = sample.epics[0].clone();
-    let mut out = Plan {
-        granularity: sample.granularity,
-        epics: Vec::new(),
-        tickets: Vec::new(),
-        dependencies: Vec::new(),
-        order: Vec::new(),
-    };
-    for e in 0..epics {
-        let mut epic = epic_template.clone();
-        epic.id = format!("epic-{e:03}");
-        epic.title = format!("Area {e}");
-        epic.tickets = Vec::new();
-        out.epics.push(epic);
-    }
+    let mut out = empty_epics(&sample, epics);
     for n in 0..tickets {
         let mut t = sample.tickets[n % sample.tickets.len()].clone();
         t.id = format!("ticket-{n:05}");
@@ -99,6 +85,70 @@ pub fn synthetic_plan(tickets: usize, epics: usize) -> Plan {
     }
     out.dependencies.sort();
     out
+}
+
+/// The sample site's plan copied until it holds `tickets` tickets, spread
+/// evenly over `epics` epics: the same ticket shapes, descriptions and
+/// dependency structure (content types needed by many fields, roles needed
+/// by many permissions), so the per-issue write limit meets the hubs it
+/// meets on real sites. Dependencies to tickets past the cut are dropped.
+#[must_use]
+pub fn scaled_sample_plan(tickets: usize, epics: usize) -> Plan {
+    let sample = uwec_plan();
+    let mut out = empty_epics(&sample, epics);
+    let by_id: BTreeMap<&str, &Ticket> =
+        sample.tickets.iter().map(|t| (t.id.as_str(), t)).collect();
+    let mut copies = 0;
+    while out.tickets.len() < tickets {
+        for id in sample.order.iter().take(tickets - out.tickets.len()) {
+            let mut t = by_id[id.as_str()].clone();
+            t.id = format!("{}~{copies}", t.id);
+            t.title = format!("{} ({})", t.title, copies + 1);
+            let epic = &mut out.epics[out.tickets.len() * epics / tickets];
+            t.epic.clone_from(&epic.id);
+            epic.tickets.push(t.id.clone());
+            out.order.push(t.id.clone());
+            out.tickets.push(t);
+        }
+        copies += 1;
+    }
+    let present: BTreeSet<&str> = out.order.iter().map(String::as_str).collect();
+    let mut dependencies = Vec::new();
+    for c in 0..copies {
+        for d in &sample.dependencies {
+            let dep = Dependency {
+                from: format!("{}~{c}", d.from),
+                to: format!("{}~{c}", d.to),
+                because: d.because.clone(),
+            };
+            if present.contains(dep.from.as_str()) && present.contains(dep.to.as_str()) {
+                dependencies.push(dep);
+            }
+        }
+    }
+    dependencies.sort();
+    out.dependencies = dependencies;
+    out
+}
+
+/// A plan of `epics` empty epics shaped from the sample's first epic.
+fn empty_epics(sample: &Plan, epics: usize) -> Plan {
+    let epics = (0..epics)
+        .map(|e| {
+            let mut epic = sample.epics[0].clone();
+            epic.id = format!("epic-{e:03}");
+            epic.title = format!("Area {e}");
+            epic.tickets = Vec::new();
+            epic
+        })
+        .collect();
+    Plan {
+        granularity: sample.granularity,
+        epics,
+        tickets: Vec::new(),
+        dependencies: Vec::new(),
+        order: Vec::new(),
+    }
 }
 
 /// A session in review holding `plan`, its descriptions checked, its export

@@ -1515,21 +1515,11 @@ async fn create_batch<T: Table, J: Jira>(
         exported.insert(e.id.clone(), e);
     }
     if let Some((id, refusal)) = refused {
-        return Err(Stop::Jira(element_error(refusal), Some(id)));
+        // A project gone or a permission lost in the middle of a bulk create
+        // stops the export as it would for the whole call.
+        return Err(Stop::Jira(JiraError::refused(refusal), Some(id)));
     }
     Ok(())
-}
-
-/// The failure of one element of a bulk create: a project gone or a
-/// permission lost in the middle of a bulk create stops the export as it
-/// would for the whole call, not as a ticket to fix.
-fn element_error(refusal: Refusal) -> JiraError {
-    match refusal.status {
-        401 => JiraError::Unauthorized(refusal.to_string()),
-        403 => JiraError::Forbidden(refusal.to_string()),
-        404 => JiraError::NotFound(refusal.to_string()),
-        _ => JiraError::Refused(refusal),
-    }
 }
 
 /// The attachments phase: descriptions that overflowed go up as files.
