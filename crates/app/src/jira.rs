@@ -128,6 +128,24 @@ pub struct NewIssue {
     pub extra_fields: BTreeMap<String, serde_json::Value>,
     /// Entity properties set at creation (the ticket id under [`TICKET_PROPERTY`]).
     pub properties: BTreeMap<String, serde_json::Value>,
+    /// Links made by the create call itself (`update.issuelinks`), where the
+    /// create screen offers the `issuelinks` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<BlockedBy>,
+}
+
+/// Issues that block a new issue, linked in its create call: for each key
+/// `K`, one `{"add": {"type": {"name": type_name}, "inwardIssue": {"key": K}}}`
+/// under `update.issuelinks`. Seen from the new issue, `inwardIssue` reads
+/// with the type's inward description ("is blocked by"), so Jira stores the
+/// link as inward `K`, outward the new issue: "K blocks it", the same link
+/// [`NewLink`] makes with `inward_key = K`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockedBy {
+    /// Link type name (`Blocks`).
+    pub type_name: String,
+    /// Keys of the issues the new one needs, each already in Jira.
+    pub keys: Vec<String>,
 }
 
 /// An issue Jira created or found.
@@ -186,6 +204,18 @@ pub struct FoundIssue {
     pub properties: BTreeMap<String, serde_json::Value>,
 }
 
+/// What a strongly consistent read by key or id found: the issues that
+/// exist (in the order asked, with labels and the properties asked for) and
+/// the keys or ids Jira does not have (never created, deleted, or not
+/// visible).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Fetched {
+    /// The issues found.
+    pub issues: Vec<FoundIssue>,
+    /// The keys or ids asked for that Jira does not have.
+    pub missing: Vec<String>,
+}
+
 /// One page of a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchPage {
@@ -236,6 +266,19 @@ pub enum JiraError {
         /// Whether the request may have reached Jira (its answer was lost).
         maybe_applied: bool,
     },
+    /// Jira answered (2xx) with a body this version cannot read: a change of
+    /// Jira's API, not a passing trouble, so retrying the same call will not
+    /// help.
+    #[error("Jira answered {operation} with something this version cannot read: {message}")]
+    Unreadable {
+        /// The operation (`GET /rest/api/3/project/{projectIdOrKey}`).
+        operation: String,
+        /// What could not be read (the parser's message, with its path).
+        message: String,
+        /// Whether the call was a write Jira has applied (its answer is the
+        /// part that could not be read).
+        maybe_applied: bool,
+    },
 }
 
 impl JiraError {
@@ -255,9 +298,9 @@ impl JiraError {
     #[must_use]
     pub fn maybe_applied(&self) -> bool {
         match self {
-            Self::Unavailable { maybe_applied, .. } | Self::Network { maybe_applied, .. } => {
-                *maybe_applied
-            }
+            Self::Unavailable { maybe_applied, .. }
+            | Self::Network { maybe_applied, .. }
+            | Self::Unreadable { maybe_applied, .. } => *maybe_applied,
             _ => false,
         }
     }
@@ -345,6 +388,21 @@ pub trait Jira: Send + Sync + 'static {
         file_name: &str,
         content: Vec<u8>,
     ) -> impl Future<Output = JiraResult<()>> + Send;
+
+    /// Reads up to 100 issues by key or id (`POST /rest/api/3/issue/bulkfetch`),
+    /// with their labels and the entity properties named in `properties`.
+    /// Unlike a search, this reads the issues themselves: an issue created a
+    /// moment ago is there (read-after-write), which is what reconciling a
+    /// lost create needs.
+    ///
+    /// # Errors
+    /// Transport and permission failures; unknown keys are in `missing`, not
+    /// an error.
+    fn fetch_issues(
+        &self,
+        keys_or_ids: &[String],
+        properties: &[&str],
+    ) -> impl Future<Output = JiraResult<Fetched>> + Send;
 
     /// Issues matching a bounded JQL query, one page at a time, with the
     /// entity properties named in `properties`.

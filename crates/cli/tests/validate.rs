@@ -70,7 +70,7 @@ fn errors_exit_1_with_located_findings() {
 
 #[test]
 fn warnings_alone_exit_0() {
-    let shared = repo().join("../shared/data/drupal_standard");
+    let shared = repo().join("reference/drupal/drupal_standard");
     let out = dtg(&["validate", shared.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);

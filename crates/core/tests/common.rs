@@ -19,15 +19,9 @@ pub fn sample(name: &str) -> PathBuf {
     repo().join("sample_data").join(name)
 }
 
-/// `../shared/data/<name>` beside the repository.
-pub fn shared(name: &str) -> PathBuf {
-    let path = repo().join("../shared/data").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: the shared reference data must sit beside the repository",
-        path.display()
-    );
-    path
+/// `reference/drupal/<name>`: real Drupal configuration kept in the repository.
+pub fn drupal(name: &str) -> PathBuf {
+    repo().join("reference/drupal").join(name)
 }
 
 /// The CSV files of a folder, sorted by name.

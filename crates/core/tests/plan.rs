@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use dtg_core::plan::{Granularity, Graph, PlanSettings, plan};
 
-use common::{sample, shared, validate_dir};
+use common::{sample, drupal, validate_dir};
 
 fn reachability(p: &dtg_core::plan::Plan) -> (HashMap<&str, usize>, Graph) {
     let index: HashMap<&str, usize> = p
@@ -26,9 +26,9 @@ fn reachability(p: &dtg_core::plan::Plan) -> (HashMap<&str, usize>, Graph) {
 
 #[test]
 fn every_oracle_dependency_of_drupal_standard_is_honoured() {
-    let report = validate_dir(&shared("drupal_standard"));
+    let report = validate_dir(&drupal("drupal_standard"));
     let oracle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(shared("drupal_standard").join("oracle.json")).unwrap(),
+        &std::fs::read(drupal("drupal_standard").join("oracle.json")).unwrap(),
     )
     .unwrap();
     for granularity in [Granularity::PerBundle, Granularity::PerField] {

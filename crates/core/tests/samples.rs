@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use dtg_core::csv::CsvType;
 use dtg_core::{Code, ItemData, Severity};
 
-use common::{sample, shared, validate_dir};
+use common::{sample, drupal, validate_dir};
 
 #[test]
 fn uwec_complete_is_valid_and_complete() {
@@ -67,7 +67,7 @@ fn uwec_complete_is_valid_and_complete() {
 #[test]
 fn drupal_standard_profile_has_only_its_known_warnings() {
     // GIVEN Drupal core's standard profile written in our CSV format
-    let report = validate_dir(&shared("drupal_standard"));
+    let report = validate_dir(&drupal("drupal_standard"));
 
     // THEN nothing blocks processing
     assert!(!report.has_errors(), "{:#?}", report.findings);
@@ -99,7 +99,7 @@ fn drupal_standard_profile_has_only_its_known_warnings() {
 
     // AND every item of Drupal's own config, by its config name, comes out
     let oracle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(shared("drupal_standard").join("oracle.json")).unwrap(),
+        &std::fs::read(drupal("drupal_standard").join("oracle.json")).unwrap(),
     )
     .unwrap();
     let keys: BTreeSet<&str> = report.items.iter().map(|i| i.key.as_str()).collect();

@@ -676,6 +676,15 @@ fn classify(err: &JiraError, project: &str, now: Timestamp) -> ExportFailure {
                 "Then retry the export",
             ],
         ),
+        JiraError::Unreadable { .. } => (
+            C::AdminRequired,
+            "jira_answer_unreadable",
+            &[
+                "Update dtg: Jira answered in a form this version cannot read (the operation is named in the message)",
+                "If the newest version fails the same way, report the message to the dtg maintainers",
+                "Then retry the export; it resumes where it stopped",
+            ],
+        ),
         JiraError::RateLimited { .. }
         | JiraError::Unavailable { .. }
         | JiraError::Network { .. } => (
@@ -1381,6 +1390,7 @@ fn new_issue(
         parent_key: ticket.and_then(|t| exported.get(&t.epic).map(|e| e.key.clone())),
         extra_fields,
         properties: BTreeMap::from([(TICKET_PROPERTY.to_owned(), serde_json::json!(id))]),
+        blocked_by: None,
     }
 }
 

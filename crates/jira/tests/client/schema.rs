@@ -3,10 +3,10 @@
 //!
 //! The schemas live in `tests/fixtures/jira-request-schemas.json`: each
 //! operation's request schema with every `$ref` it reaches gathered under
-//! `definitions`, OpenAPI's `nullable` turned into JSON Schema. Where the
-//! document is at hand (`../shared/data/specs/jira-cloud-platform.v3.json`
-//! beside the project, or `DTG_JIRA_OPENAPI`), the test resolves them afresh
-//! from it and fails if the fixture differs; `DTG_UPDATE_FIXTURES=1`
+//! `definitions`, OpenAPI's `nullable` turned into JSON Schema. The test
+//! resolves them afresh from the document (`reference/specs/
+//! jira-cloud-platform.v3.json`, or `DTG_JIRA_OPENAPI`) and fails if the
+//! fixture differs; `DTG_UPDATE_FIXTURES=1`
 //! rewrites the fixture instead. (The OAuth token
 //! requests go to auth.atlassian.com, which that document does not cover.)
 
@@ -35,10 +35,10 @@ const OPERATIONS: [(&str, &str); 5] = [
     ("POST", "/rest/api/3/search/jql"),
 ];
 
-/// Atlassian's document, where the project's shared data sits beside it.
+/// Atlassian's document, kept in the repository (`reference/`).
 const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/data/specs/jira-cloud-platform.v3.json"
+    "/../../reference/specs/jira-cloud-platform.v3.json"
 );
 
 const COMPONENTS: &str = "#/components/schemas/";
