@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use dtg_app::export::{
-    ErrorCategory, ExportError, ExportResults, ExportSettings, ExportState, Phase, StepReport,
+    DEFAULT_SETTLE_SECS, ErrorCategory, ExportError, ExportResults, ExportSettings, ExportState,
+    LinkMode, Phase, StepReport,
     check_adf, results, retry_export, start_export, step,
 };
 use dtg_app::jira::Jira;
@@ -41,6 +42,16 @@ pub struct Args {
     /// Issues per bulk create (at most 50).
     #[arg(long, default_value_t = 50, value_name = "N")]
     batch_size: usize,
+    /// How dependency links are sent: inside the create call of the ticket
+    /// that needs them, where the project's create screen offers "Linked
+    /// Issues" (fewer requests), or one request per link after every issue
+    /// exists.
+    #[arg(long, value_enum, default_value_t = Links::AtCreate)]
+    links: Links,
+    /// Seconds a create whose answer was lost may still be running in Jira:
+    /// a retry waits until then before it looks for what the create made.
+    #[arg(long, value_name = "SECONDS", env = "DTG_JIRA_SETTLE_SECS", default_value_t = DEFAULT_SETTLE_SECS)]
+    settle_secs: u64,
     /// Resume a failed export from where it stopped, in the project it
     /// started with (3 retries at most).
     #[arg(long)]
@@ -62,6 +73,24 @@ pub struct ResultsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+}
+
+/// How dependency links are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Links {
+    /// Inside each ticket's create call where Jira allows it; the rest separately.
+    AtCreate,
+    /// One link request per dependency, after every issue exists.
+    Separate,
+}
+
+impl From<Links> for LinkMode {
+    fn from(links: Links) -> Self {
+        match links {
+            Links::AtCreate => Self::AtCreate,
+            Links::Separate => Self::Separate,
+        }
+    }
 }
 
 /// Output formats.
@@ -193,6 +222,8 @@ pub fn drive<J: Jira>(store: &LocalStore, jira: &J, args: &Args) -> Result<u8> {
                 assignee: args.assignee.clone(),
                 sprint: args.sprint.clone(),
                 batch_size: args.batch_size,
+                link_mode: args.links.into(),
+                settle_secs: args.settle_secs,
             };
             store.block_on(start_export(
                 &repos,
@@ -416,6 +447,8 @@ fn dry_run(store: &LocalStore, config: JiraConfig, args: &Args) -> Result<u8> {
         assignee: args.assignee.clone(),
         sprint: args.sprint.clone(),
         batch_size: args.batch_size,
+        link_mode: args.links.into(),
+        settle_secs: args.settle_secs,
     };
     store.block_on(start_export(&repos, &id, settings, run()))?;
     loop {

@@ -41,6 +41,8 @@ impl Site {
             .current_dir(repo())
             .env("DTG_HOME", self.home.path())
             .env("NO_COLOR", "1")
+            // A create whose answer was lost is looked for 2 s after it was sent.
+            .env("DTG_JIRA_SETTLE_SECS", "2")
             .env_remove("DTG_JIRA_SITE")
             .env_remove("DTG_JIRA_PROJECT")
             .env_remove("DTG_JIRA_PAT");

@@ -259,9 +259,10 @@ struct IssueWrites {
 }
 
 impl IssueWrites {
-    /// The earliest instant from `from` on at which one more write stays
-    /// within every window.
-    fn earliest(&self, from: Instant, windows: &[WriteWindow]) -> Instant {
+    /// The earliest instant from `from` on at which `count` more writes (one
+    /// request writing to this issue `count` times, as a bulk create linking
+    /// several new issues to it does) stay within every window.
+    fn earliest(&self, from: Instant, windows: &[WriteWindow], count: usize) -> Instant {
         let mut at = from;
         if let Some(last) = self.at.back() {
             at = at.max(*last);
@@ -271,8 +272,14 @@ impl IssueWrites {
         }
         for w in windows {
             let allowed = w.writes.max(1);
-            if self.at.len() >= allowed
-                && let Some(oldest) = self.at.get(self.at.len() - allowed)
+            // More writes than a window allows can never fit; the caller
+            // keeps requests below that, and Jira would refuse them anyway.
+            let count = count.clamp(1, allowed);
+            // Of the writes already made, `allowed - count` may stay in the
+            // window; the newest one that must have left it decides.
+            let keep = allowed - count;
+            if self.at.len() > keep
+                && let Some(oldest) = self.at.get(self.at.len() - keep - 1)
             {
                 at = at.max(*oldest + w.window + WINDOW_MARGIN);
             }
@@ -380,10 +387,14 @@ impl Pacer {
         if state.issues.len() > MAX_TRACKED_ISSUES {
             state.issues.retain(|_, w| !w.idle(now, longest));
         }
-        let mut at = now + wait;
+        let mut counts: HashMap<&String, usize> = HashMap::new();
         for issue in issues {
-            let writes = state.issues.entry(issue.clone()).or_default();
-            at = at.max(writes.earliest(at, &windows));
+            *counts.entry(issue).or_default() += 1;
+        }
+        let mut at = now + wait;
+        for (issue, count) in &counts {
+            let writes = state.issues.entry((*issue).clone()).or_default();
+            at = at.max(writes.earliest(at, &windows, *count));
         }
         for issue in issues {
             if let Some(writes) = state.issues.get_mut(issue) {

@@ -87,6 +87,7 @@ fn request_validator(name: &str) -> Option<&'static jsonschema::Validator> {
                 "IssuesUpdateBean",
                 "LinkIssueRequestJsonBean",
                 "SearchAndReconcileRequestBean",
+                "BulkFetchIssueRequestBean",
             ]
             .into_iter()
             .filter_map(|n| schema_validator(n).ok().map(|v| (n, v)))
@@ -201,6 +202,7 @@ enum Route {
     Sprints(String),
     CreateIssue,
     BulkCreate,
+    BulkFetch,
     GetIssue(String),
     IssueLink,
     Attach(String),
@@ -278,6 +280,9 @@ fn route(method: &Method, path: &str) -> Option<(Route, &'static str)> {
         ["rest", "api", "3", "issue"] if post => (Route::CreateIssue, "/rest/api/3/issue"),
         ["rest", "api", "3", "issue", "bulk"] if post => {
             (Route::BulkCreate, "/rest/api/3/issue/bulk")
+        }
+        ["rest", "api", "3", "issue", "bulkfetch"] if post => {
+            (Route::BulkFetch, "/rest/api/3/issue/bulkfetch")
         }
         ["rest", "api", "3", "issue", k] if get => (
             Route::GetIssue((*k).to_owned()),
@@ -394,48 +399,86 @@ pub(crate) async fn dispatch(
     if !slow.is_zero() {
         tokio::time::sleep(slow).await;
     }
-
-    let (answer, lost_mode) = {
-        let mut world = shared.world();
-        let (endpoint, answer) = handle(
-            &mut world,
-            &shared.base_url,
-            &method,
-            &path,
-            query,
-            &headers,
-            &body,
-        );
-        let lose = answer.lose;
-        if answer.status == 429 {
-            world.throttled += 1;
+    // A create whose answer is to be lost by a late commit: Jira works on it
+    // after the client has given up.
+    let late = {
+        let world = shared.world();
+        let create = method == Method::POST
+            && matches!(
+                route_of(&method, &path),
+                Some("/rest/api/3/issue" | "/rest/api/3/issue/bulk")
+            );
+        match world.faults.lost_mode {
+            LostAnswer::LateCommit(d)
+                if create
+                    && world
+                        .faults
+                        .lose_creates
+                        .contains(&(world.creates_seen + 1)) =>
+            {
+                Some(d)
+            }
+            _ => None,
         }
-        *world.counts.entry(endpoint.clone()).or_default() += 1;
-        let dropped = lose && world.faults.lost_mode == LostAnswer::Drop;
-        world.log.push(RequestRecord {
-            method: method.to_string(),
-            path: full_path,
-            endpoint,
-            status: if dropped { 0 } else { answer.status },
-            body: String::from_utf8_lossy(&body).into_owned(),
-            answer: answer.body_text(),
-        });
-        if lose {
-            world.faults.answers_lost += 1;
-        }
-        (answer, lose.then_some(world.faults.lost_mode))
     };
-    match lost_mode {
-        Some(LostAnswer::Drop) => {
-            kill.0.notify_one();
-            std::future::pending::<()>().await;
-            Answer::empty(500).into_response()
-        }
-        Some(LostAnswer::Delay(d)) => {
+    let work = async move {
+        if let Some(d) = late {
             tokio::time::sleep(d).await;
-            answer.into_response()
         }
-        None => answer.into_response(),
+        let (answer, lost_mode) = {
+            let mut world = shared.world();
+            let (endpoint, answer) = handle(
+                &mut world,
+                &shared.base_url,
+                &method,
+                &path,
+                query,
+                &headers,
+                &body,
+            );
+            let lose = answer.lose;
+            if answer.status == 429 {
+                world.throttled += 1;
+            }
+            *world.counts.entry(endpoint.clone()).or_default() += 1;
+            let dropped = lose && world.faults.lost_mode == LostAnswer::Drop;
+            world.log.push(RequestRecord {
+                method: method.to_string(),
+                path: full_path,
+                endpoint,
+                status: if dropped { 0 } else { answer.status },
+                body: String::from_utf8_lossy(&body).into_owned(),
+                answer: answer.body_text(),
+            });
+            if lose {
+                world.faults.answers_lost += 1;
+            }
+            (answer, lose.then_some(world.faults.lost_mode))
+        };
+        match lost_mode {
+            Some(LostAnswer::Drop) => {
+                kill.0.notify_one();
+                std::future::pending::<()>().await;
+                Answer::empty(500).into_response()
+            }
+            Some(LostAnswer::Delay(d)) => {
+                tokio::time::sleep(d).await;
+                answer.into_response()
+            }
+            // Held before the work: the client gave up long ago.
+            Some(LostAnswer::LateCommit(_)) => answer.into_response(),
+            None => answer.into_response(),
+        }
+    };
+    if late.is_some() {
+        // Jira goes on with a request whose client has gone: the work runs
+        // on its own task, not in this connection's future, which hyper
+        // drops when the client disconnects.
+        tokio::spawn(work)
+            .await
+            .unwrap_or_else(|_| Answer::empty(500).into_response())
+    } else {
+        work.await
     }
 }
 
@@ -605,6 +648,7 @@ fn serve(
         Route::Sprints(b) => sprints(world, &call, &b),
         Route::CreateIssue => create_issue(world, &call),
         Route::BulkCreate => bulk_create(world, &call),
+        Route::BulkFetch => bulk_fetch(world, &call),
         Route::GetIssue(k) => get_issue(world, &call, &k),
         Route::IssueLink => issue_link(world, &call),
         Route::Attach(k) => attach(world, &call, &k),
@@ -791,6 +835,7 @@ fn createmeta_fields(world: &World, call: &Call<'_>, key: &str, type_id: &str) -
             }
             let operations: &[&str] = match f.id.as_str() {
                 "labels" => &["add", "set", "remove"],
+                "issuelinks" => &["add"],
                 _ => &["set"],
             };
             let mut field = json!({
@@ -1047,11 +1092,41 @@ fn after_commit(world: &mut World, project: &str) {
     }
 }
 
+/// The existing issues a create request links to (`update.issuelinks`),
+/// once per link: each link is a write to that issue too.
+fn linked_by_create(world: &World, update: &Value) -> Vec<String> {
+    update
+        .pointer("/update/issuelinks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|op| {
+            let add = op.get("add")?;
+            let other = add.get("inwardIssue").or_else(|| add.get("outwardIssue"))?;
+            let wanted = id_or_key(other)?;
+            world.issue(wanted).map(|i| i.key.clone())
+        })
+        .collect()
+}
+
+fn id_or_key(value: &Value) -> Option<&str> {
+    value
+        .get("key")
+        .or_else(|| value.get("id"))
+        .and_then(Value::as_str)
+}
+
 fn create_issue(world: &mut World, call: &Call<'_>) -> Answer {
     let body = match call.json("IssueUpdateDetails") {
         Ok(b) => b,
         Err(a) => return a,
     };
+    let linked = linked_by_create(world, &body);
+    if !linked.is_empty()
+        && let Err(a) = issue_write(world, &linked)
+    {
+        return a;
+    }
     let lose = create_call_lost(world);
     let mut answer = match validate::check_create(world, &body) {
         Ok(draft) => {
@@ -1089,6 +1164,17 @@ fn bulk_create(world: &mut World, call: &Call<'_>) -> Answer {
             }]}),
         );
     }
+    // Links made at creation write to the issues they name: over an issue's
+    // per-issue limit the whole call is refused before anything is made.
+    let linked: Vec<String> = updates
+        .iter()
+        .flat_map(|u| linked_by_create(world, u))
+        .collect();
+    if !linked.is_empty()
+        && let Err(a) = issue_write(world, &linked)
+    {
+        return a;
+    }
     let lose = create_call_lost(world);
     let mut issues = Vec::new();
     let mut errors = Vec::new();
@@ -1119,6 +1205,46 @@ fn bulk_create(world: &mut World, call: &Call<'_>) -> Answer {
     let mut answer = Answer::json(status, json!({"issues": issues, "errors": errors}));
     answer.lose = lose;
     answer
+}
+
+/// `POST /rest/api/3/issue/bulkfetch`: up to 100 issues by id or key, read
+/// from the issues themselves (no index lag), in ascending id order; ids and
+/// keys that match nothing are left out, as Jira does.
+fn bulk_fetch(world: &World, call: &Call<'_>) -> Answer {
+    let body = match call.json("BulkFetchIssueRequestBean") {
+        Ok(b) => b,
+        Err(a) => return a,
+    };
+    let strings = |name: &str| -> Vec<String> {
+        body.get(name)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    let wanted = strings("issueIdsOrKeys");
+    if wanted.is_empty() {
+        return Answer::error(400, "issueIdsOrKeys must not be empty.");
+    }
+    if wanted.len() > 100 {
+        return Answer::error(400, "The number of issues requested must not exceed 100.");
+    }
+    let fields = strings("fields");
+    let properties = strings("properties");
+    let mut found: Vec<&Issue> = wanted
+        .iter()
+        .filter_map(|w| world.issue(w))
+        .filter(|i| !world.deleted_projects.contains(&i.project_key))
+        .collect();
+    found.sort_by(|a, b| a.id.len().cmp(&b.id.len()).then(a.id.cmp(&b.id)));
+    found.dedup_by(|a, b| a.id == b.id);
+    let issues: Vec<Value> = found
+        .into_iter()
+        .map(|i| issue_json(world, &call.api_base, i, &fields, &properties))
+        .collect();
+    Answer::json(200, json!({"issues": issues, "issueErrors": []}))
 }
 
 fn status_json(base: &str) -> Value {

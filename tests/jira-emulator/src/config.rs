@@ -186,6 +186,8 @@ impl IssueTypeConfig {
             FieldConfig::system("priority", "Priority", false, true, "priority"),
             FieldConfig::system("labels", "Labels", false, false, "array").items("string"),
             FieldConfig::system("assignee", "Assignee", false, false, "user"),
+            FieldConfig::system("issuelinks", "Linked Issues", false, false, "array")
+                .items("issuelinks"),
         ];
         if hierarchy_level <= 0 {
             fields.push(FieldConfig::system(

@@ -336,9 +336,18 @@ impl Faults {
         world.faults.lose_creates.insert(at);
     }
 
-    /// How lost answers are lost: dropped (the default) or held back.
+    /// How lost answers are lost: dropped (the default), held back, or the
+    /// whole request held back so the issues appear after the client gave up.
     pub fn lose_answers_by(&self, mode: LostAnswer) {
         self.shared.world().faults.lost_mode = mode;
+    }
+
+    /// How long a new issue stays out of JQL search results (Jira Cloud's
+    /// search index lags its writes by seconds, more after bulk writes).
+    /// Reads by key or id (`GET /issue/{key}`, `POST /issue/bulkfetch`) and
+    /// ids named in `reconcileIssues` see it at once.
+    pub fn lag_search_index(&self, lag: std::time::Duration) {
+        self.shared.world().config.search_lag = lag;
     }
 
     /// The next `n` requests (any endpoint, after authentication) answer

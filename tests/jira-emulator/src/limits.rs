@@ -285,7 +285,14 @@ impl Limiter {
             return Ok(Headroom::FULL);
         };
         let mut headroom = Headroom::FULL;
+        // One request may write to an issue several times (a bulk create
+        // linking many new issues to it): each write counts.
+        let mut wanted: std::collections::BTreeMap<&String, usize> =
+            std::collections::BTreeMap::new();
         for issue in issues {
+            *wanted.entry(issue).or_default() += 1;
+        }
+        for (issue, writes) in wanted {
             let log = self.writes.entry(issue.clone()).or_default();
             while log
                 .front()
@@ -312,7 +319,7 @@ impl Limiter {
                     log.front().copied(),
                 ),
             ] {
-                if count >= max {
+                if count + writes > max {
                     let free_at = oldest.map_or(Duration::ZERO, |t| {
                         window.saturating_sub(now.saturating_duration_since(t))
                     });
@@ -324,7 +331,8 @@ impl Limiter {
                         reset: SystemTime::now() + free_at,
                     });
                 }
-                headroom = headroom.min(Headroom((max - count - 1) as f64 / max.max(1) as f64));
+                headroom =
+                    headroom.min(Headroom((max - count - writes) as f64 / max.max(1) as f64));
             }
         }
         for issue in issues {

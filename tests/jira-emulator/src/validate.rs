@@ -104,6 +104,16 @@ pub(crate) struct Draft {
     sprint: Option<u64>,
     custom_fields: BTreeMap<String, Value>,
     properties: BTreeMap<String, Value>,
+    links: Vec<DraftLink>,
+}
+
+/// A link asked for in a create call (`update.issuelinks`).
+#[derive(Debug, Clone)]
+struct DraftLink {
+    type_name: String,
+    other_key: String,
+    /// Whether the other issue is the inward one (for `Blocks`: it blocks the new issue).
+    other_is_inward: bool,
 }
 
 impl Draft {
@@ -137,16 +147,6 @@ pub(crate) fn check_create(world: &World, body: &Value) -> Result<Draft, Refusal
             "Invalid request payload. Refer to the REST API documentation and try again.",
         ));
     };
-    if body
-        .get("update")
-        .and_then(Value::as_object)
-        .is_some_and(|u| !u.is_empty())
-    {
-        return Err(Refusal::message(
-            400,
-            "The emulator takes fields only under `fields`, not `update`.",
-        ));
-    }
     let empty = Map::new();
     let fields = match body.get("fields") {
         None => &empty,
@@ -491,6 +491,7 @@ pub(crate) fn check_create(world: &World, body: &Value) -> Result<Draft, Refusal
     }
 
     let properties = check_properties(body.get("properties"), &mut errors);
+    let links = check_update(world, body.get("update"), &screen, &mut errors);
 
     if errors.is_empty() {
         Ok(Draft {
@@ -505,6 +506,7 @@ pub(crate) fn check_create(world: &World, body: &Value) -> Result<Draft, Refusal
             sprint,
             custom_fields,
             properties,
+            links,
         })
     } else {
         Err(Refusal {
@@ -513,6 +515,108 @@ pub(crate) fn check_create(world: &World, body: &Value) -> Result<Draft, Refusal
             errors,
         })
     }
+}
+
+/// Checks the `update` of a create call. Jira takes field operations there;
+/// the emulator knows `issuelinks` (`add` with a link type and the other
+/// issue as `inwardIssue` or `outwardIssue`), the only one the product sends.
+fn check_update(
+    world: &World,
+    update: Option<&Value>,
+    screen: &BTreeMap<&str, &FieldConfig>,
+    errors: &mut BTreeMap<String, String>,
+) -> Vec<DraftLink> {
+    let mut links = Vec::new();
+    let Some(update) = update.and_then(Value::as_object) else {
+        return links;
+    };
+    for (field, ops) in update {
+        if !screen.contains_key(field.as_str()) {
+            errors.insert(
+                field.clone(),
+                format!(
+                    "Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."
+                ),
+            );
+            continue;
+        }
+        if field != "issuelinks" {
+            errors.insert(
+                field.clone(),
+                format!("The emulator does not take operations on '{field}' under `update`."),
+            );
+            continue;
+        }
+        for op in ops.as_array().into_iter().flatten() {
+            let Some(add) = op.get("add") else {
+                errors.insert(
+                    field.clone(),
+                    "Only the 'add' operation is supported when creating an issue.".to_owned(),
+                );
+                continue;
+            };
+            let wanted_type = add
+                .pointer("/type/name")
+                .or_else(|| add.pointer("/type/id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(link_type) = world
+                .config
+                .link_types
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(wanted_type) || t.id == wanted_type)
+            else {
+                errors.insert(
+                    field.clone(),
+                    format!("No issue link type with name '{wanted_type}' found."),
+                );
+                continue;
+            };
+            let (side, other_is_inward) = match (add.get("inwardIssue"), add.get("outwardIssue")) {
+                (Some(v), None) => (v, true),
+                (None, Some(v)) => (v, false),
+                _ => {
+                    errors.insert(
+                        field.clone(),
+                        "Specify either inwardIssue or outwardIssue for a link.".to_owned(),
+                    );
+                    continue;
+                }
+            };
+            let wanted = side
+                .get("key")
+                .or_else(|| side.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let Some(other) = world.issue(wanted) else {
+                errors.insert(
+                    field.clone(),
+                    format!(
+                        "Issue '{wanted}' does not exist or you do not have permission to see it."
+                    ),
+                );
+                continue;
+            };
+            let count = world
+                .links
+                .iter()
+                .filter(|l| l.inward_key == other.key || l.outward_key == other.key)
+                .count();
+            if count >= 2000 {
+                errors.insert(
+                    field.clone(),
+                    "The number of links to the issue has reached the limit of 2000.".to_owned(),
+                );
+                continue;
+            }
+            links.push(DraftLink {
+                type_name: link_type.name.clone(),
+                other_key: other.key.clone(),
+                other_is_inward,
+            });
+        }
+    }
+    links
 }
 
 fn check_properties(
@@ -589,5 +693,26 @@ pub(crate) fn commit(world: &mut World, draft: Draft) -> Issue {
         number: *number,
     };
     world.issues.push(issue.clone());
+    for link in draft.links {
+        let (inward_key, outward_key) = if link.other_is_inward {
+            (link.other_key, issue.key.clone())
+        } else {
+            (issue.key.clone(), link.other_key)
+        };
+        let duplicate = world.links.iter().any(|l| {
+            l.type_name == link.type_name
+                && l.inward_key == inward_key
+                && l.outward_key == outward_key
+        });
+        if !duplicate {
+            let id = world.other_id();
+            world.links.push(crate::world::Link {
+                id,
+                type_name: link.type_name,
+                inward_key,
+                outward_key,
+            });
+        }
+    }
     issue
 }

@@ -100,6 +100,11 @@ pub enum LostAnswer {
     Drop,
     /// The answer is held this long (past the client's timeout).
     Delay(Duration),
+    /// The request itself is held this long before Jira acts on it: the
+    /// issues appear only after the client gave up (a create that outlives
+    /// the client's timeout while Jira goes on creating), then the answer
+    /// goes to a client no longer listening.
+    LateCommit(Duration),
 }
 
 /// Faults waiting to be injected, and what was injected.

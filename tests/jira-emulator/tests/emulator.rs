@@ -798,6 +798,146 @@ async fn search_lags_behind_creates_unless_reconciled() {
     assert_eq!(reconciled.body["issues"].as_array().unwrap().len(), 1);
 }
 
+#[tokio::test]
+async fn a_bulk_fetch_reads_issues_the_search_does_not_see_yet() {
+    // GIVEN a site whose search lags a minute behind its writes
+    let mut config = Config::unlimited();
+    config.search_lag = Duration::from_secs(60);
+    let s = site(config).await;
+    for n in 0..3 {
+        let mut fields = story(&format!("fresh {n}"));
+        fields["labels"] = json!(["dtg-run-1"]);
+        let body = json!({"fields": fields, "properties": [{"key": "dtg.ticket", "value": format!("t{n}")}]});
+        assert_eq!(s.post("/rest/api/3/issue", &body).await.status, 201);
+    }
+    let searched = s
+        .post("/rest/api/3/search/jql", &json!({"jql": "project = DTG"}))
+        .await;
+    assert_eq!(searched.body["issues"], json!([]));
+
+    // WHEN the keys are read by a bulk fetch, with ones that do not exist
+    let fetched = s
+        .post(
+            "/rest/api/3/issue/bulkfetch",
+            &json!({"issueIdsOrKeys": ["DTG-3", "DTG-1", "DTG-9", "DTG-2"],
+                    "fields": ["labels"], "properties": ["dtg.ticket"]}),
+        )
+        .await;
+
+    // THEN every issue that exists comes back at once, in id order, with
+    // its labels and property, and the unknown key is left out
+    assert_eq!(fetched.status, 200);
+    conforms("BulkIssueResults", &fetched.body);
+    let issues = fetched.body["issues"].as_array().unwrap();
+    let keys: Vec<&str> = issues.iter().map(|i| i["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["DTG-1", "DTG-2", "DTG-3"]);
+    assert_eq!(issues[0]["fields"]["labels"], json!(["dtg-run-1"]));
+    assert_eq!(issues[2]["properties"]["dtg.ticket"], "t2");
+    assert_eq!(fetched.body["issueErrors"], json!([]));
+
+    let too_many: Vec<String> = (1..=101).map(|n| format!("DTG-{n}")).collect();
+    let r = s
+        .post(
+            "/rest/api/3/issue/bulkfetch",
+            &json!({"issueIdsOrKeys": too_many}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = s
+        .post("/rest/api/3/issue/bulkfetch", &json!({"keys": ["DTG-1"]}))
+        .await;
+    assert_eq!(
+        r.status, 400,
+        "a member the request schema lacks: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn links_made_by_a_create_call_read_as_jira_reads_them() {
+    let s = site(Config::unlimited()).await;
+    s.create(story("needed")).await;
+    s.create(story("also needed")).await;
+    let blocked =
+        |other: &str| json!({"add": {"type": {"name": "Blocks"}, "inwardIssue": {"key": other}}});
+
+    // A create with "is blocked by" DTG-1 and DTG-2, in bulk too.
+    let r = s
+        .post(
+            "/rest/api/3/issue",
+            &json!({"fields": story("needs both"), "update": {"issuelinks": [blocked("DTG-1"), blocked("DTG-2")]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = s
+        .post(
+            "/rest/api/3/issue/bulk",
+            &json!({"issueUpdates": [
+                {"fields": story("needs one"), "update": {"issuelinks": [blocked("DTG-1")]}},
+                {"fields": story("links out"), "update": {"issuelinks": [
+                    {"add": {"type": {"name": "Blocks"}, "outwardIssue": {"key": "DTG-2"}}}]}},
+            ]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let links: Vec<(String, String, String)> = s
+        .emu
+        .links()
+        .into_iter()
+        .map(|l| (l.type_name, l.inward_key, l.outward_key))
+        .collect();
+    let link = |a: &str, b: &str| ("Blocks".to_owned(), a.to_owned(), b.to_owned());
+    assert_eq!(
+        links,
+        [
+            link("DTG-1", "DTG-3"),
+            link("DTG-2", "DTG-3"),
+            link("DTG-1", "DTG-4"),
+            link("DTG-5", "DTG-2"),
+        ]
+    );
+    // Seen from the new issue, the one that blocks it is its inward issue.
+    let issue = s.get("/rest/api/3/issue/DTG-3?fields=issuelinks").await;
+    let seen = &issue.body["fields"]["issuelinks"][0];
+    assert_eq!(seen["inwardIssue"]["key"], "DTG-1");
+    assert_eq!(seen["type"]["inward"], "is blocked by");
+
+    // Refusals: an issue that does not exist, a link type that does not, and a
+    // screen without the field.
+    let r = s
+        .post(
+            "/rest/api/3/issue",
+            &json!({"fields": story("nope"), "update": {"issuelinks": [blocked("DTG-99")]}}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(field_error(&r, "issuelinks").contains("DTG-99"));
+    let r = s
+        .post(
+            "/rest/api/3/issue",
+            &json!({"fields": story("nope"), "update": {"issuelinks": [
+                {"add": {"type": {"name": "Causes"}, "inwardIssue": {"key": "DTG-1"}}}]}}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(field_error(&r, "issuelinks").contains("Causes"));
+    let mut config = Config::unlimited();
+    for t in &mut config.project_mut("DTG").unwrap().issue_types {
+        t.fields.retain(|f| f.id != "issuelinks");
+    }
+    let bare = site(config).await;
+    bare.create(story("needed")).await;
+    let r = bare
+        .post(
+            "/rest/api/3/issue",
+            &json!({"fields": story("needs it"), "update": {"issuelinks": [blocked("DTG-1")]}}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(field_error(&r, "issuelinks").contains("not on the appropriate screen"));
+    assert!(bare.emu.links().is_empty());
+}
+
 // ------------------------------------------------------------ rate limits
 
 #[tokio::test]
@@ -916,6 +1056,55 @@ async fn writes_to_one_issue_and_the_hourly_quota_are_limited() {
     assert!(r.header("Retry-After").unwrap().parse::<u64>().unwrap() > 3000);
 }
 
+#[tokio::test]
+async fn links_made_by_a_bulk_create_count_as_writes_to_the_issues_they_name() {
+    // GIVEN an issue that may take 3 writes in 2 seconds
+    let limits = Limits {
+        per_issue: Some(PerIssue {
+            short_max: 3,
+            short_window: Duration::from_secs(2),
+            long_max: 100,
+            long_window: Duration::from_secs(30),
+        }),
+        ..Limits::off()
+    };
+    let s = site(Config::default().with_limits(limits)).await;
+    s.create(story("hub")).await;
+    let needing = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"fields": story(&format!("needs the hub {i}")),
+                "update": {"issuelinks": [{"add": {"type": {"name": "Blocks"}, "inwardIssue": {"key": "DTG-1"}}}]}}))
+            .collect()
+    };
+    // WHEN one bulk create links four new issues to it
+    let r = s
+        .post(
+            "/rest/api/3/issue/bulk",
+            &json!({"issueUpdates": needing(4)}),
+        )
+        .await;
+    // THEN the whole call is refused as a per-issue limit, and nothing is made
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.header("RateLimit-Reason"),
+        Some("jira-per-issue-on-write")
+    );
+    assert_eq!(s.emu.issues().len(), 1);
+    // AND three fit
+    let r = s
+        .post(
+            "/rest/api/3/issue/bulk",
+            &json!({"issueUpdates": needing(3)}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(s.emu.links().len(), 3);
+    let r = s
+        .put("/rest/api/3/issue/DTG-1/properties/p", &json!(1))
+        .await;
+    assert_eq!(r.status, 429, "the hub's writes are used up");
+}
+
 // ------------------------------------------------------------ faults
 
 #[tokio::test]
@@ -950,6 +1139,28 @@ async fn a_lost_create_answer_still_made_the_issues() {
         .await;
     assert!(slow.unwrap_err().is_timeout());
     assert_eq!(s.emu.issues().len(), 5);
+
+    // A late commit: the issues appear only after the client gave up.
+    s.emu
+        .faults()
+        .lose_answers_by(LostAnswer::LateCommit(Duration::from_millis(800)));
+    s.emu.faults().lose_answer_of_create(1);
+    let late = s
+        .http
+        .post(s.url("/rest/api/3/issue"))
+        .header("Authorization", &s.auth)
+        .timeout(Duration::from_millis(300))
+        .json(&json!({"fields": story("sixth")}))
+        .send()
+        .await;
+    assert!(late.unwrap_err().is_timeout());
+    assert_eq!(
+        s.emu.issues().len(),
+        5,
+        "not made yet when the client gave up"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(s.emu.issues().len(), 6, "made after");
 }
 
 #[tokio::test]

@@ -26,8 +26,9 @@
 mod state;
 
 pub use state::{
-    ADF_CHECK, AdfCheck, Counters, EXPORT, ErrorCategory, ExportFailure, ExportSettings,
-    ExportState, Exported, ExportedKind, Fallback, ISSUES, ManualFix, Phase, Resolved,
+    ADF_CHECK, AdfCheck, Counters, DEFAULT_SETTLE_SECS, EXPORT, ErrorCategory, ExportFailure,
+    ExportSettings, ExportState, Exported, ExportedKind, Fallback, IN_FLIGHT, ISSUES, InFlight,
+    LinkMode, ManualFix, Phase, Resolved,
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -41,7 +42,9 @@ use dtg_core::adf::{JIRA_DESCRIPTION_LIMIT, fit_description, html_to_adf, json_l
 use dtg_core::plan::{Dependency, IssueType, Plan, Ticket};
 use dtg_core::session::{Position, Stage, Status};
 
-use crate::jira::{IssueRef, Jira, JiraError, NewIssue, NewLink, Refusal, TICKET_PROPERTY};
+use crate::jira::{
+    BlockedBy, IssueRef, Jira, JiraError, NewIssue, NewLink, Refusal, TICKET_PROPERTY,
+};
 use crate::repo::{
     AuditEntry, Progress, RepoError, Repos, Session, Task, TaskError, TaskKind, TaskStatus,
     Versioned,
@@ -61,6 +64,15 @@ const LINK_CONCURRENCY: usize = 32;
 const ATTACHMENTS_PER_STEP: usize = 10;
 /// Jira's summary limit, in characters.
 pub const SUMMARY_LIMIT: usize = 255;
+/// Links to one existing issue sent inside one bulk create: each is a write
+/// to that issue, and Jira allows 20 writes to an issue in 2 seconds; the
+/// rest wait for a later create or go as separate links.
+const LINKS_PER_ISSUE_PER_CREATE: usize = 10;
+/// Keys read per call when looking for what a lost create made (Jira's
+/// bulk fetch takes 100).
+const FETCH_LIMIT: u64 = 100;
+/// Windows of keys read at most when looking for what a lost create made.
+const MAX_SCAN_WINDOWS: u64 = 1_000;
 
 const REVIEW: Position = Position::new(Stage::Review, Status::Active);
 const ADF_VALIDATING: Position = Position::new(Stage::Review, Status::AdfValidating);
@@ -476,6 +488,7 @@ pub async fn start_export<T: Table>(
             resolved: Resolved::default(),
             fallbacks: BTreeMap::new(),
             manual_fixes: Vec::new(),
+            separate_links: BTreeSet::new(),
             failure: None,
             first_failure_at: None,
             retries_used: 0,
@@ -601,6 +614,16 @@ enum Stop {
     Jira(JiraError, Option<String>),
     /// A rule of ours or of the project stops the export.
     Failure(Box<ExportFailure>),
+    /// Not a failure: run the step again after this long.
+    Wait(Duration),
+    /// The store failed: the step did not happen.
+    Repo(RepoError),
+}
+
+impl From<RepoError> for Stop {
+    fn from(err: RepoError) -> Self {
+        Self::Repo(err)
+    }
 }
 
 impl From<JiraError> for Stop {
@@ -793,24 +816,31 @@ pub async fn step<T: Table, J: Jira>(
     };
     let mut wait_hint = Duration::ZERO;
     let mut session = session;
-    match outcome {
-        Ok(()) => {}
+    let stopped = match outcome {
+        Ok(()) => None,
+        // Not a failure: the state machine waits and runs the step again.
         Err(Stop::Jira(JiraError::RateLimited { retry_after, .. }, _)) => {
-            // Not a failure: the state machine waits and runs the step again.
             wait_hint = retry_after;
+            None
         }
-        Err(stop) => {
-            let mut failed = match stop {
-                Stop::Jira(err, ticket) => {
-                    let mut f = classify(&err, &state.settings.project_key, run.now);
-                    f.failed_at_ticket_order = ticket
-                        .as_ref()
-                        .and_then(|id| plan.order.iter().position(|o| o == id).map(|p| p + 1));
-                    f.ticket_id = ticket;
-                    f
-                }
-                Stop::Failure(f) => *f,
-            };
+        Err(Stop::Wait(wait)) => {
+            wait_hint = wait;
+            None
+        }
+        Err(Stop::Repo(err)) => return Err(ExportError::Repo(err)),
+        Err(Stop::Jira(err, ticket)) => {
+            let mut f = classify(&err, &state.settings.project_key, run.now);
+            f.failed_at_ticket_order = ticket
+                .as_ref()
+                .and_then(|id| plan.order.iter().position(|o| o == id).map(|p| p + 1));
+            f.ticket_id = ticket;
+            Some(f)
+        }
+        Err(Stop::Failure(f)) => Some(*f),
+    };
+    match stopped {
+        None => {}
+        Some(mut failed) => {
             if failed.failed_at_ticket_order.is_none()
                 && matches!(state.phase, Phase::Prepare | Phase::Epics | Phase::Tickets)
             {
@@ -946,7 +976,8 @@ fn progress(
     let total_tickets = plan.epics.len() + plan.tickets.len();
     let created = exported.len().min(total_tickets);
     let total_deps = plan.dependencies.len();
-    let links = state.links_done.min(total_deps);
+    let at_create: usize = exported.values().map(|e| e.linked_at_create.len()).sum();
+    let links = (at_create + state.links_done).min(total_deps);
     let total = (total_tickets + total_deps).max(1);
     let stage = match state.phase {
         Phase::Prepare => "Checking the Jira project".to_owned(),
@@ -1044,6 +1075,7 @@ async fn prepare<T: Table, J: Jira>(
 ) -> Result<(), Stop> {
     use ErrorCategory as C;
     let key = state.settings.project_key.clone();
+    recover_lost_create(repos, jira, session, plan, state, exported, run).await?;
     for (id, title) in titles(plan) {
         if let Some(problem) = summary_problem(title) {
             let mut f = failure_record(
@@ -1140,6 +1172,9 @@ async fn prepare<T: Table, J: Jira>(
     };
     for (name, type_id) in &types {
         let fields = jira.create_fields(&key, type_id).await?;
+        if fields.iter().any(|f| f.id == "issuelinks") {
+            resolved.links_at_create.insert(type_id.clone());
+        }
         for f in &fields {
             let estimate = f.schema_type == "number"
                 && ["story point estimate", "story points"]
@@ -1251,14 +1286,163 @@ async fn prepare<T: Table, J: Jira>(
             }
         }
     }
+    resolved.key_floor = key_floor_by_search(jira, &key).await?;
     state.resolved = resolved;
     reconcile(repos, jira, session, plan, state, exported, run).await?;
     state.phase = Phase::Epics;
     Ok(())
 }
 
-/// Finds the issues an earlier run created (by the run label, confirmed by
-/// the ticket-id property) and records any whose answer was lost.
+/// The highest issue number of `project` that a search sees. Search lags
+/// Jira's writes, so this may be below the truth, never above it: a floor.
+async fn key_floor_by_search<J: Jira>(jira: &J, project: &str) -> Result<u64, Stop> {
+    let jql = format!("project = \"{project}\" ORDER BY key DESC");
+    let page = jira.search(&jql, &[], None).await?;
+    Ok(page
+        .issues
+        .first()
+        .and_then(|i| key_number(&i.key, project))
+        .unwrap_or(0))
+}
+
+/// The number of `PROJ-123` in project `PROJ`.
+fn key_number(key: &str, project: &str) -> Option<u64> {
+    key.strip_prefix(project)?.strip_prefix('-')?.parse().ok()
+}
+
+/// The highest issue number known in the project: any issue created from
+/// now on gets a higher one (Jira numbers a project's issues in order).
+fn key_floor(state: &ExportState, exported: &BTreeMap<String, Exported>) -> u64 {
+    let project = &state.settings.project_key;
+    exported
+        .values()
+        .filter_map(|e| key_number(&e.key, project))
+        .fold(state.resolved.key_floor, u64::max)
+}
+
+/// Finds what a create whose answer was lost made.
+///
+/// Jira's JQL search is eventually consistent: an issue created seconds
+/// ago (minutes, after bulk writes) can be missing from it, and
+/// `reconcileIssues` helps only for ids already known, which a lost answer
+/// never gave us. Reads of issues by key are strongly consistent, and a
+/// project numbers its issues in order, so whatever the lost call made has
+/// a key above the floor recorded before it was sent. The keys above it are
+/// read in windows of 100 (`bulkfetch`) until every issue of the call is
+/// found or a whole window holds no issue at all (the end of the project).
+/// Each issue is ours only if it carries the run label and a `dtg.ticket`
+/// property naming one of the call's epics or tickets. The call is looked
+/// for only after it can no longer be running in Jira (see `prepare`).
+async fn find_lost_creates<J: Jira>(
+    jira: &J,
+    state: &ExportState,
+    call: &InFlight,
+    exported: &BTreeMap<String, Exported>,
+) -> Result<Vec<(String, IssueRef)>, Stop> {
+    let project = &state.settings.project_key;
+    let mut wanted: BTreeSet<&str> = call
+        .ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !exported.contains_key(*id))
+        .collect();
+    let mut found = Vec::new();
+    let mut next = call.key_floor + 1;
+    for _ in 0..MAX_SCAN_WINDOWS {
+        if wanted.is_empty() {
+            break;
+        }
+        let keys: Vec<String> = (next..next + FETCH_LIMIT)
+            .map(|n| format!("{project}-{n}"))
+            .collect();
+        let fetched = jira.fetch_issues(&keys, &[TICKET_PROPERTY]).await?;
+        if fetched.issues.is_empty() {
+            break;
+        }
+        for issue in fetched.issues {
+            if !issue.labels.contains(&state.run_label) {
+                continue;
+            }
+            let Some(id) = issue
+                .properties
+                .get(TICKET_PROPERTY)
+                .and_then(|v| v.as_str())
+            else {
+                continue;
+            };
+            if wanted.remove(id) {
+                found.push((
+                    id.to_owned(),
+                    IssueRef {
+                        id: issue.id,
+                        key: issue.key,
+                    },
+                ));
+            }
+        }
+        next += FETCH_LIMIT;
+    }
+    Ok(found)
+}
+
+/// Records what a create call whose answer was never read made, once it
+/// can no longer be running in Jira: the answer was lost, or the process
+/// sending it died (a Lambda timed out, `dtg` was killed). Until then the
+/// step asks to be run again later. Runs before anything is created, in
+/// prepare and before each bulk create, so no driver can skip it.
+async fn recover_lost_create<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    session: &Session,
+    plan: &Plan,
+    state: &mut ExportState,
+    exported: &mut BTreeMap<String, Exported>,
+    run: Run<'_>,
+) -> Result<(), Stop> {
+    let Some(call) = repos.in_flight(&session.id, run.now).await? else {
+        return Ok(());
+    };
+    // Timestamps are whole seconds: wait until a full `settle_secs` has
+    // passed since the call went out, whatever fraction it was sent at.
+    let settled_at = call
+        .sent_at
+        .saturating_add(i64::try_from(state.settings.settle_secs).unwrap_or(i64::MAX));
+    if run.now <= settled_at {
+        let wait = u64::try_from(settled_at - run.now).unwrap_or(0) + 1;
+        return Err(Stop::Wait(Duration::from_secs(wait)));
+    }
+    let epics: BTreeSet<&str> = plan.epics.iter().map(|e| e.id.as_str()).collect();
+    let lost = find_lost_creates(jira, state, &call, exported).await?;
+    let records: Vec<Exported> = lost
+        .into_iter()
+        .map(|(id, issue)| Exported {
+            kind: if epics.contains(id.as_str()) {
+                ExportedKind::Epic
+            } else {
+                ExportedKind::Ticket
+            },
+            url: jira.browse_url(&issue.key),
+            id,
+            jira_id: issue.id,
+            key: issue.key,
+            attachments_done: false,
+            at: run.now,
+            linked_at_create: Vec::new(),
+        })
+        .collect();
+    repos.record_exported(session, &records, run.now).await?;
+    state.counters.reconciled += records.len();
+    for e in records {
+        exported.insert(e.id.clone(), e);
+    }
+    repos.end_create(&session.id, run.now).await?;
+    Ok(())
+}
+
+/// Finds, by the run label confirmed by the ticket-id property, issues an
+/// earlier run created that the session has no record of. A search may
+/// lag Jira's writes: this only adds to what [`recover_lost_create`] found
+/// by reading keys, it is never the only safeguard.
 async fn reconcile<T: Table, J: Jira>(
     repos: &Repos<'_, T>,
     jira: &J,
@@ -1305,6 +1489,7 @@ async fn reconcile<T: Table, J: Jira>(
                 key: issue.key,
                 attachments_done: false,
                 at: run.now,
+                linked_at_create: Vec::new(),
             });
         }
         match page.next_page {
@@ -1341,6 +1526,7 @@ fn new_issue(
     title: &str,
     html: &str,
     ticket: Option<&Ticket>,
+    blocked_by: Option<BlockedBy>,
 ) -> NewIssue {
     let r = &state.resolved;
     let fallbacks = state.fallbacks.get(id).map_or(&[][..], Vec::as_slice);
@@ -1362,6 +1548,9 @@ fn new_issue(
         .or_else(|| r.issue_types.get("Task"))
         .cloned()
         .unwrap_or_default();
+    // Only where this type's create screen offers `issuelinks`.
+    let blocked_by =
+        blocked_by.filter(|b| !b.keys.is_empty() && r.links_at_create.contains(&issue_type_id));
     let mut extra_fields = BTreeMap::new();
     if let Some(t) = ticket {
         if let Some(field) = &r.estimate_field
@@ -1390,7 +1579,7 @@ fn new_issue(
         parent_key: ticket.and_then(|t| exported.get(&t.epic).map(|e| e.key.clone())),
         extra_fields,
         properties: BTreeMap::from([(TICKET_PROPERTY.to_owned(), serde_json::json!(id))]),
-        blocked_by: None,
+        blocked_by,
     }
 }
 
@@ -1424,6 +1613,11 @@ async fn create_batch<T: Table, J: Jira>(
     exported: &mut BTreeMap<String, Exported>,
     run: Run<'_>,
 ) -> Result<(), Stop> {
+    if repos.in_flight(&session.id, run.now).await?.is_some() {
+        // The last create of this export was never answered: find what it
+        // made first (this step), create the rest afterwards.
+        return recover_lost_create(repos, jira, session, plan, state, exported, run).await;
+    }
     let epics = state.phase == Phase::Epics;
     let pending: Vec<(&str, &str, &str, Option<&Ticket>)> = if epics {
         plan.epics
@@ -1462,41 +1656,82 @@ async fn create_batch<T: Table, J: Jira>(
         };
         return Ok(());
     }
+    let links = links_at_create(plan, state, exported, &pending);
     let issues: Vec<NewIssue> = pending
         .iter()
-        .map(|(id, title, html, ticket)| new_issue(state, exported, id, title, html, *ticket))
+        .map(|(id, title, html, ticket)| {
+            let blocked_by = links.get(*id).map(|needed| BlockedBy {
+                type_name: state.resolved.blocks_link.clone(),
+                keys: needed
+                    .iter()
+                    .filter_map(|n| exported.get(*n).map(|e| e.key.clone()))
+                    .collect(),
+            });
+            new_issue(state, exported, id, title, html, *ticket, blocked_by)
+        })
         .collect();
     let first = pending.first().map(|p| p.0.to_owned());
-    let answers = jira
-        .create_issues(&issues)
-        .await
-        .map_err(|e| Stop::Jira(e, first))?;
+    // Recorded before it is sent: if the answer is lost, or this process
+    // dies, the next start or retry looks for what the call made first.
+    let call = InFlight {
+        ids: pending.iter().map(|p| p.0.to_owned()).collect(),
+        key_floor: key_floor(state, exported),
+        sent_at: run.now,
+    };
+    repos.begin_create(session, &call, run.now).await?;
+    let answers = match jira.create_issues(&issues).await {
+        Ok(answers) => answers,
+        Err(e) => {
+            if !e.maybe_applied() {
+                repos.end_create(&session.id, run.now).await?;
+            }
+            return Err(Stop::Jira(e, first));
+        }
+    };
     let mut created = Vec::new();
     let mut refused = None;
-    for ((id, title, _, _), answer) in pending.iter().zip(answers) {
+    for (((id, title, _, _), issue), answer) in pending.iter().zip(&issues).zip(answers) {
         match answer {
-            Ok(IssueRef { id: jira_id, key }) => created.push(Exported {
-                id: (*id).to_owned(),
-                kind: if epics {
-                    ExportedKind::Epic
+            Ok(IssueRef { id: jira_id, key }) => {
+                let linked: Vec<String> = if issue.blocked_by.is_some() {
+                    links
+                        .get(*id)
+                        .map(|n| n.iter().map(|s| (*s).to_owned()).collect())
+                        .unwrap_or_default()
                 } else {
-                    ExportedKind::Ticket
-                },
-                jira_id,
-                url: jira.browse_url(&key),
-                key,
-                attachments_done: false,
-                at: run.now,
-            }),
+                    Vec::new()
+                };
+                created.push(Exported {
+                    id: (*id).to_owned(),
+                    kind: if epics {
+                        ExportedKind::Epic
+                    } else {
+                        ExportedKind::Ticket
+                    },
+                    jira_id,
+                    url: jira.browse_url(&key),
+                    key,
+                    attachments_done: false,
+                    at: run.now,
+                    linked_at_create: linked,
+                });
+            }
             Err(refusal) => {
                 let detail = refusal.to_string();
-                let new = match fallbacks_for(&refusal, &state.resolved) {
-                    Some(fallbacks) => fallbacks
-                        .into_iter()
-                        .map(|f| add_fallback(state, id, title, f, &detail))
-                        .fold(false, |a, b| a | b),
-                    None => false,
-                };
+                // Links Jira will not take inside the create go separately.
+                let mut rest = refusal.clone();
+                let links_refused =
+                    issue.blocked_by.is_some() && rest.fields.remove("issuelinks").is_some();
+                let mut new = links_refused && state.separate_links.insert((*id).to_owned());
+                if !rest.fields.is_empty() || !links_refused {
+                    new = match fallbacks_for(&rest, &state.resolved) {
+                        Some(fallbacks) => fallbacks
+                            .into_iter()
+                            .map(|f| add_fallback(state, id, title, f, &detail))
+                            .fold(new, |a, b| a | b),
+                        None => false,
+                    };
+                }
                 if !new && refused.is_none() {
                     refused = Some(((*id).to_owned(), refusal));
                 }
@@ -1516,11 +1751,15 @@ async fn create_batch<T: Table, J: Jira>(
                 None,
             )
         })?;
+    repos.end_create(&session.id, run.now).await?;
     if epics {
         state.counters.epics_created += created.len();
     } else {
         state.counters.tickets_created += created.len();
     }
+    let linked: usize = created.iter().map(|e| e.linked_at_create.len()).sum();
+    state.counters.links_at_create += linked;
+    state.counters.links_created += linked;
     for e in created {
         exported.insert(e.id.clone(), e);
     }
@@ -1530,6 +1769,61 @@ async fn create_batch<T: Table, J: Jira>(
         return Err(Stop::Jira(JiraError::refused(refusal), Some(id)));
     }
     Ok(())
+}
+
+/// For each ticket of a bulk create, the tickets it needs that exist
+/// already, to link inside the call ([`LinkMode::AtCreate`], where the
+/// create screen offers `issuelinks`). Tickets of the same call cannot be
+/// linked there (they have no key yet); nor more than
+/// [`LINKS_PER_ISSUE_PER_CREATE`] to one issue per call: those go to the
+/// links phase.
+fn links_at_create<'p>(
+    plan: &'p Plan,
+    state: &ExportState,
+    exported: &BTreeMap<String, Exported>,
+    pending: &[(&str, &str, &str, Option<&Ticket>)],
+) -> HashMap<String, Vec<&'p str>> {
+    let mut links = HashMap::new();
+    if state.settings.link_mode != LinkMode::AtCreate || state.resolved.links_at_create.is_empty() {
+        return links;
+    }
+    let wanted: BTreeSet<&str> = pending
+        .iter()
+        .filter(|p| p.3.is_some() && !state.separate_links.contains(p.0))
+        .map(|p| p.0)
+        .collect();
+    let mut per_issue: HashMap<&str, usize> = HashMap::new();
+    for dep in &plan.dependencies {
+        if !wanted.contains(dep.from.as_str()) || !exported.contains_key(&dep.to) {
+            continue;
+        }
+        let writes = per_issue.entry(dep.to.as_str()).or_default();
+        if *writes >= LINKS_PER_ISSUE_PER_CREATE {
+            continue;
+        }
+        *writes += 1;
+        links
+            .entry(dep.from.clone())
+            .or_insert_with(Vec::new)
+            .push(dep.to.as_str());
+    }
+    links
+}
+
+/// The dependencies the links phase sends, in its order: those not linked
+/// inside a create call.
+fn separate_links<'p>(
+    plan: &'p Plan,
+    exported: &BTreeMap<String, Exported>,
+) -> Vec<&'p Dependency> {
+    link_order(plan)
+        .into_iter()
+        .filter(|dep| {
+            !exported
+                .get(&dep.from)
+                .is_some_and(|e| e.linked_at_create.contains(&dep.to))
+        })
+        .collect()
 }
 
 /// The attachments phase: descriptions that overflowed go up as files.
@@ -1626,7 +1920,7 @@ async fn link<J: Jira>(
     state: &mut ExportState,
     exported: &BTreeMap<String, Exported>,
 ) -> Result<(), Stop> {
-    let batch: Vec<_> = link_order(plan)
+    let batch: Vec<_> = separate_links(plan, exported)
         .into_iter()
         .skip(state.links_done)
         .take(LINKS_PER_STEP)
@@ -1726,7 +2020,11 @@ pub async fn results<T: Table>(
         status: session.value.position.status.to_string(),
         total_tickets_created: jira_tickets.len(),
         jira_tickets,
-        dependencies_created: state.links_done,
+        dependencies_created: exported
+            .values()
+            .map(|e| e.linked_at_create.len())
+            .sum::<usize>()
+            + state.links_done,
         manual_fixes,
         failure: state.failure,
         retry_attempts_used: state.retries_used,

@@ -15,6 +15,39 @@ pub const EXPORT: &str = "EXPORT";
 pub const ADF_CHECK: &str = "ADFCHECK";
 /// Prefix of the records of created issues.
 pub const ISSUES: &str = "ISSUE#";
+/// Sort key of the record of a create call in flight.
+pub const IN_FLIGHT: &str = "INFLIGHT";
+/// How long, by default, a create whose answer was lost may still be
+/// running in Jira: Jira finishes a request its client gave up on.
+pub const DEFAULT_SETTLE_SECS: u64 = 60;
+
+/// How dependency links reach Jira.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkMode {
+    /// Inside the create call of the ticket that needs them
+    /// (`update.issuelinks`), where the create screen offers `issuelinks`;
+    /// links between tickets of one bulk create, and those Jira refuses
+    /// there, go as separate requests afterwards.
+    #[default]
+    AtCreate,
+    /// One `issueLink` request per dependency, after every issue exists.
+    Separate,
+}
+
+/// A create call sent and not yet answered, recorded before it goes out:
+/// if its answer is lost (or the process dies), the next start or retry
+/// knows to look for what it made before sending anything again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// Our epic or ticket ids in the call, in order.
+    pub ids: Vec<String>,
+    /// The highest issue number known in the project when it was sent:
+    /// whatever the call made has a higher one.
+    pub key_floor: u64,
+    /// When it was sent.
+    pub sent_at: Timestamp,
+}
 
 /// Where an export is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +169,13 @@ pub struct Resolved {
     pub assignee: Option<String>,
     /// Id of the sprint, when one was asked for and is open.
     pub sprint: Option<u64>,
+    /// Issue type ids whose create screen offers `issuelinks`.
+    #[serde(default)]
+    pub links_at_create: std::collections::BTreeSet<String>,
+    /// The highest issue number the project had when prepare looked (by a
+    /// search, which may lag: a floor, never above the truth).
+    #[serde(default)]
+    pub key_floor: u64,
 }
 
 /// Counts of what the export did.
@@ -149,12 +189,15 @@ pub struct Counters {
     pub reconciled: usize,
     /// Attachments uploaded.
     pub attachments_uploaded: usize,
-    /// Dependency links created.
+    /// Dependency links created (at creation and separately).
     pub links_created: usize,
+    /// Of those, links made inside create calls.
+    #[serde(default)]
+    pub links_at_create: usize,
 }
 
 /// What the user asked for when starting the export.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportSettings {
     /// Jira project key.
     pub project_key: String,
@@ -164,6 +207,31 @@ pub struct ExportSettings {
     pub sprint: Option<String>,
     /// Issues per bulk create (at most 50).
     pub batch_size: usize,
+    /// How dependency links are sent.
+    #[serde(default)]
+    pub link_mode: LinkMode,
+    /// How long a create whose answer was lost may still be running in Jira
+    /// (seconds): a retry waits that long after it was sent before it
+    /// decides what the create made.
+    #[serde(default = "default_settle_secs")]
+    pub settle_secs: u64,
+}
+
+fn default_settle_secs() -> u64 {
+    DEFAULT_SETTLE_SECS
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            project_key: String::new(),
+            assignee: None,
+            sprint: None,
+            batch_size: super::BULK_LIMIT,
+            link_mode: LinkMode::default(),
+            settle_secs: DEFAULT_SETTLE_SECS,
+        }
+    }
 }
 
 /// The export cursor: everything a step needs to go on, and a retry needs
@@ -186,6 +254,10 @@ pub struct ExportState {
     pub fallbacks: BTreeMap<String, Vec<Fallback>>,
     /// Fallbacks applied, for the results.
     pub manual_fixes: Vec<ManualFix>,
+    /// Tickets whose links go as separate requests, because Jira refused
+    /// them inside the create call.
+    #[serde(default)]
+    pub separate_links: std::collections::BTreeSet<String>,
     /// Why it stopped, while it is stopped.
     pub failure: Option<ExportFailure>,
     /// The first failure of this export, kept for the record.
@@ -227,6 +299,9 @@ pub struct Exported {
     pub attachments_done: bool,
     /// When Jira created it (or when a retry found it).
     pub at: Timestamp,
+    /// The tickets it was linked to ("is blocked by") inside its create call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub linked_at_create: Vec<String>,
 }
 
 /// The last ADF check of a session's tickets.
@@ -336,6 +411,55 @@ impl<T: Table> Repos<'_, T> {
                 Ok((e.id.clone(), e))
             })
             .collect()
+    }
+
+    /// The create call in flight, if one was sent and not settled.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn in_flight(&self, session: &str, now: Timestamp) -> Result<Option<InFlight>> {
+        Ok(self
+            .load(&keys::session(session), IN_FLIGHT, now)
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// Records a create call about to be sent (replacing any earlier record).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn begin_create(
+        &self,
+        session: &Session,
+        call: &InFlight,
+        now: Timestamp,
+    ) -> Result<()> {
+        let pk = keys::session(&session.id);
+        let body = serde_json::to_value(call).map_err(|source| RepoError::Corrupt {
+            what: format!("{pk} {IN_FLIGHT}"),
+            source,
+        })?;
+        let item = Item {
+            pk,
+            sk: IN_FLIGHT.to_owned(),
+            body,
+            version: 1,
+            expires_at: Some(session.expires_at),
+        };
+        self.table().put(item, Condition::None, now).await?;
+        Ok(())
+    }
+
+    /// Forgets the create call in flight: its answer is recorded, or what it
+    /// made was found.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn end_create(&self, session: &str, now: Timestamp) -> Result<()> {
+        self.table()
+            .delete(&keys::session(session), IN_FLIGHT, Condition::None, now)
+            .await?;
+        Ok(())
     }
 
     /// The last ADF check.
