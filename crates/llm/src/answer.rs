@@ -1,13 +1,19 @@
-//! Strict checking of a model's answer: JSON, the answer schema
-//! (`schema/answer.schema.json`), then the rules a schema cannot say (only
-//! the ids asked for, each once, no field empty once sanitised).
+//! The answer format and strict checking of a model's answer.
+//!
+//! Each chunk is sent the answer schema (`schema/answer.schema.json`) with
+//! its ids spelled out ([`chunk_schema`]): a model that keeps to the format
+//! can only answer for the chunk's tickets and suggest tickets of the plan.
+//! A model may still ignore a schema, so every answer is checked here
+//! against the shipped schema, then against the rules a schema does not say
+//! (only the ids asked for, each once, no field empty once sanitised); the
+//! engine drops suggestions of tickets the plan does not have.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
 use dtg_core::plan::prose::{TicketProse, is_complete};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The answer schema, as shipped.
 pub const ANSWER_SCHEMA: &str = include_str!("../schema/answer.schema.json");
@@ -43,6 +49,134 @@ pub fn wire_schema(schema: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(wire_schema).collect()),
         other => other.clone(),
+    }
+}
+
+/// Enum values a strict schema may hold across all its enums (OpenAI
+/// Structured Outputs, "Supported schemas").
+pub const MAX_ENUM_VALUES: usize = 1_000;
+
+/// A string enum of more than this many values is held to
+/// [`MAX_LARGE_ENUM_CHARS`] (OpenAI Structured Outputs).
+pub const LARGE_ENUM_VALUES: usize = 250;
+
+/// Characters the values of one large string enum may total (OpenAI
+/// Structured Outputs).
+pub const MAX_LARGE_ENUM_CHARS: usize = 15_000;
+
+/// Characters a strict schema's property names, definition names, enum
+/// values and const values may total (OpenAI Structured Outputs).
+pub const MAX_SCHEMA_CHARS: usize = 120_000;
+
+/// Where the answered ticket's id sits in the answer schema.
+const TICKET_ID: &str = "/properties/tickets/items/properties/id";
+
+/// Where a suggested dependency's id sits in the answer schema.
+const SUGGESTED_ID: &str =
+    "/properties/tickets/items/properties/suggested_dependencies/items/properties/id";
+
+/// The answer schema for one chunk: the shipped schema with the answered
+/// `id` limited to `chunk_ids` and each suggested dependency's `id` to
+/// `plan_ids` (`enum`), so a model that keeps to the format cannot answer
+/// for a ticket it was not asked about nor suggest one that does not exist.
+///
+/// The schema stays within OpenAI's limits on a strict schema
+/// ([`within_strict_limits`]) whatever the provider: one schema for all, and
+/// every id in an enum is input paid for on every chunk. A large plan's ids
+/// do not fit (at most 1,000 enum values in all; at most 15,000 characters
+/// for an enum of more than 250 values): then suggestions are left a free
+/// string, and the chunk's ids alone are constrained (a chunk too large even
+/// for that leaves them free as well). Nothing is lost by it: the answer is
+/// still checked against the ids asked ([`check`]), and the engine still
+/// drops suggestions of tickets the plan does not have.
+///
+/// A ticket cannot be kept from suggesting itself here (one item schema
+/// serves every ticket of the chunk); the engine drops such suggestions.
+#[must_use]
+pub fn chunk_schema(chunk_ids: &[String], plan_ids: &[String]) -> Value {
+    let mut schema = (*answer_schema()).clone();
+    for (pointer, ids) in [(TICKET_ID, chunk_ids), (SUGGESTED_ID, plan_ids)] {
+        let ids = distinct(ids);
+        // An empty enum admits nothing: better a free string than no answer.
+        if ids.is_empty() {
+            continue;
+        }
+        if let Some(Value::Object(node)) = schema.pointer_mut(pointer) {
+            node.insert("enum".to_owned(), json!(ids));
+        }
+    }
+    // The plan's ids go first: the chunk's are the ones worth keeping.
+    for pointer in [SUGGESTED_ID, TICKET_ID] {
+        if within_strict_limits(&schema) {
+            break;
+        }
+        if let Some(Value::Object(node)) = schema.pointer_mut(pointer) {
+            node.remove("enum");
+        }
+    }
+    schema
+}
+
+/// The ids in their first order, each once (an enum's values must differ).
+fn distinct(ids: &[String]) -> Vec<&str> {
+    let mut seen = BTreeSet::new();
+    ids.iter()
+        .map(String::as_str)
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+/// Whether a schema stays within OpenAI's documented limits on the enums
+/// and names of a strict schema ([`MAX_ENUM_VALUES`],
+/// [`MAX_LARGE_ENUM_CHARS`], [`MAX_SCHEMA_CHARS`]).
+#[must_use]
+pub fn within_strict_limits(schema: &Value) -> bool {
+    let mut tally = Tally::default();
+    tally.schema(schema);
+    tally.enum_values <= MAX_ENUM_VALUES
+        && tally.chars <= MAX_SCHEMA_CHARS
+        && !tally.large_enum_too_long
+}
+
+/// What [`within_strict_limits`] counts.
+#[derive(Debug, Default)]
+struct Tally {
+    enum_values: usize,
+    chars: usize,
+    large_enum_too_long: bool,
+}
+
+impl Tally {
+    fn schema(&mut self, schema: &Value) {
+        let Value::Object(node) = schema else {
+            return;
+        };
+        for (keyword, value) in node {
+            match (keyword.as_str(), value) {
+                ("properties" | "$defs" | "definitions", Value::Object(named)) => {
+                    for (name, sub) in named {
+                        self.chars += name.chars().count();
+                        self.schema(sub);
+                    }
+                }
+                ("enum", Value::Array(values)) => {
+                    let chars: usize = values
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|v| v.chars().count())
+                        .sum();
+                    self.enum_values += values.len();
+                    self.chars += chars;
+                    if values.len() > LARGE_ENUM_VALUES && chars > MAX_LARGE_ENUM_CHARS {
+                        self.large_enum_too_long = true;
+                    }
+                }
+                ("const", Value::String(v)) => self.chars += v.chars().count(),
+                ("items" | "additionalProperties", sub @ Value::Object(_)) => self.schema(sub),
+                ("anyOf", Value::Array(subs)) => subs.iter().for_each(|s| self.schema(s)),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -99,6 +233,11 @@ pub struct CheckedAnswer {
 pub struct AnswerRejected(pub String);
 
 /// Checks an answer's text against what was asked.
+///
+/// The schema checked is the shipped one, not the chunk's: a model that
+/// ignored the chunk's `enum` and answered for a ticket it was not asked
+/// about has that ticket ignored and named in
+/// [`CheckedAnswer::unknown_ids`], not its whole answer refused.
 ///
 /// # Errors
 /// [`AnswerRejected`] when the text is not JSON, breaks the schema, answers
@@ -244,6 +383,86 @@ mod tests {
         let w = wire_schema(&answer_schema());
         assert!(!w.to_string().contains("maxLength"));
         assert!(w.to_string().contains("acceptance_criteria"));
+    }
+
+    fn ids(ids: &[&str]) -> Vec<String> {
+        ids.iter().map(|&id| id.to_owned()).collect()
+    }
+
+    fn enum_at(schema: &Value, pointer: &str) -> Option<Vec<String>> {
+        schema.pointer(pointer)?.get("enum")?.as_array().map(|v| {
+            v.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    #[test]
+    fn a_chunk_schema_names_the_chunk_and_the_plan() {
+        let chunk = ids(&["b", "c"]);
+        let plan = ids(&["a", "b", "c", "d", "b"]);
+        let w = wire_schema(&chunk_schema(&chunk, &plan));
+        assert_eq!(enum_at(&w, TICKET_ID), Some(chunk));
+        assert_eq!(enum_at(&w, SUGGESTED_ID), Some(ids(&["a", "b", "c", "d"])));
+        let validator = jsonschema::validator_for(&w).ok();
+        let answer = |id: &str, to: &str| {
+            let mut t = ticket(id);
+            t["suggested_dependencies"] = json!([{"id": to, "reason": "r"}]);
+            json!({"tickets": [t]})
+        };
+        let valid = |v: &Value| validator.as_ref().is_some_and(|c| c.is_valid(v));
+        assert!(valid(&answer("b", "d")));
+        assert!(!valid(&answer("a", "d")), "a is not in the chunk");
+        assert!(!valid(&answer("b", "z")), "z is not in the plan");
+        // The shipped schema is left as it was: answers are checked against it.
+        assert_eq!(enum_at(&answer_schema(), TICKET_ID), None);
+    }
+
+    #[test]
+    fn a_plan_too_large_for_a_strict_schema_leaves_suggestions_free() {
+        let plan: Vec<String> = (0..1_200).map(|i| format!("content-type-{i:04}")).collect();
+        let chunk = plan[..12].to_vec();
+        let s = chunk_schema(&chunk, &plan);
+        assert!(within_strict_limits(&s));
+        assert_eq!(enum_at(&s, TICKET_ID), Some(chunk.clone()));
+        assert_eq!(enum_at(&s, SUGGESTED_ID), None);
+        // Under 1,000 values but over 15,000 characters in one enum.
+        let long: Vec<String> = (0..600)
+            .map(|i| format!("{i:04}-{}", "x".repeat(30)))
+            .collect();
+        let s = chunk_schema(&long[..1], &long);
+        assert_eq!(enum_at(&s, SUGGESTED_ID), None);
+        assert_eq!(enum_at(&s, TICKET_ID), Some(long[..1].to_vec()));
+        // Under both: kept.
+        let small = &plan[..250];
+        assert_eq!(
+            enum_at(&chunk_schema(&chunk, small), SUGGESTED_ID),
+            Some(small.to_vec())
+        );
+        // A chunk larger than the limit itself: its ids are left free too.
+        let s = chunk_schema(&plan, &plan);
+        assert!(within_strict_limits(&s));
+        assert_eq!(enum_at(&s, TICKET_ID), None);
+    }
+
+    #[test]
+    fn strict_limits_count_every_enum_and_name() {
+        let many = |n: usize| json!({"type": "string", "enum": (0..n).map(|i| i.to_string()).collect::<Vec<_>>()});
+        let two = |a: Value, b: Value| json!({"type": "object", "properties": {"a": a, "b": b}});
+        assert!(within_strict_limits(&two(many(500), many(500))));
+        assert!(!within_strict_limits(&two(many(500), many(501))));
+        let names: serde_json::Map<String, Value> = (0..4_000)
+            .map(|i| {
+                (
+                    format!("{i:04}-{}", "p".repeat(30)),
+                    json!({"type": "string"}),
+                )
+            })
+            .collect();
+        assert!(!within_strict_limits(
+            &json!({"type": "object", "properties": names})
+        ));
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Anthropic's Messages API: the answer format is the input schema of a tool
 //! the model is made to call (`tool_choice: tool`), and the prose comes back
-//! as that tool call's input. The system prompt is marked for prompt caching,
-//! since it is the same for every chunk.
+//! as that tool call's input.
+//!
+//! The system prompt is marked for prompt caching. The cached prefix is the
+//! tool, then the system prompt; since the tool's schema names the chunk's
+//! tickets ([`crate::answer::chunk_schema`]), an entry serves a chunk's
+//! second answer, not the next chunk.
 
 use serde_json::{Value, json};
 

@@ -8,6 +8,10 @@
 //! tickets keep the planner's text and a finding says why. A ticket is never
 //! left empty. Ids, items, dependencies, order and epics come from the plan,
 //! whatever the model says; dependencies it suggests are reported for review.
+//!
+//! Each chunk's answer format names the ids the model may use: the chunk's
+//! tickets to answer for, the plan's to suggest ([`chunk_schema`]). The
+//! checks after the answer stay, for a model that ignores its format.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -21,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::answer::{CheckedAnswer, SuggestedDependency, answer_schema, check};
+use crate::answer::{CheckedAnswer, SuggestedDependency, check, chunk_schema};
 use crate::cost::{Cost, Price, PriceTable};
 use crate::error::LlmError;
 use crate::port::{ChunkRequest, Llm, Usage};
@@ -392,17 +396,18 @@ pub async fn generate(
             });
         }
     } else {
-        let schema = answer_schema();
+        let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
         let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let mut set = JoinSet::new();
         for (index, chunk) in chunks.iter().enumerate() {
             let tickets: Vec<&Ticket> = chunk.tickets.iter().map(|&i| &plan.tickets[i]).collect();
+            let ticket_ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
             let request = ChunkRequest {
                 chunk: index,
-                ticket_ids: tickets.iter().map(|t| t.id.clone()).collect(),
+                answer_schema: Arc::new(chunk_schema(&ticket_ids, &plan_ids)),
+                ticket_ids,
                 system: SYSTEM.to_owned(),
                 user: context.user_prompt(chunk.csv_type, &tickets),
-                answer_schema: schema.clone(),
                 max_output_tokens: settings
                     .output_tokens_per_ticket
                     .saturating_mul(u32::try_from(tickets.len()).unwrap_or(u32::MAX))

@@ -23,7 +23,9 @@ pub struct ChunkRequest {
     pub system: String,
     /// The user prompt: site context, the tickets, what to write.
     pub user: String,
-    /// The JSON schema the answer must satisfy.
+    /// The JSON schema the answer must satisfy: the answer schema with ids
+    /// limited to this chunk's tickets and, when the plan is small enough, the
+    /// suggested dependencies to the plan's ([`crate::answer::chunk_schema`]).
     pub answer_schema: Arc<serde_json::Value>,
     /// Upper bound on the answer's tokens.
     pub max_output_tokens: u32,

@@ -17,8 +17,8 @@ use dtg_llm::{
     ChunkOutcome, Deterministic, FindingCode, Generation, GenerationSettings, Llm, Price,
     PriceTable, generate,
 };
-use dtg_llm_emulator::{Api, Emulator, Fault, Script, ScriptedUsage, check_request};
-use serde_json::json;
+use dtg_llm_emulator::{Api, Emulator, Fault, Script, ScriptedUsage, check_request, good_answer};
+use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -46,6 +46,49 @@ fn sample() -> (Vec<ConfigItem>, Plan) {
     assert!(!report.has_errors());
     let plan = plan(&report.items, &PlanSettings::default()).unwrap();
     (report.items, plan)
+}
+
+/// A site of `n` content types: one ticket each.
+fn content_types(n: usize) -> (Vec<ConfigItem>, Plan) {
+    use std::fmt::Write as _;
+    let mut csv = String::from(
+        "machine_name,label,description,revisions,published_by_default,preview_mode,display_submitted,menus\n",
+    );
+    for i in 0..n {
+        let _ = writeln!(
+            csv,
+            "type_{i:04},Type {i:04},\"Pages of kind {i}, with their own listing and editors.\",true,true,optional,false,"
+        );
+    }
+    let report = validate(
+        &[SourceFile::new("content_types.csv", csv)],
+        &Limits::default(),
+    );
+    assert!(!report.has_errors(), "{:?}", report.findings);
+    let plan = plan(&report.items, &PlanSettings::default()).unwrap();
+    assert_eq!(plan.tickets.len(), n);
+    (report.items, plan)
+}
+
+/// Where the answered ticket's id sits in an answer schema.
+const TICKET_ID: &str = "/properties/tickets/items/properties/id";
+
+/// Where a suggested dependency's id sits in an answer schema.
+const SUGGESTED_ID: &str =
+    "/properties/tickets/items/properties/suggested_dependencies/items/properties/id";
+
+/// The `enum` at `pointer` in a schema, if it has one.
+fn enum_at(schema: &Value, pointer: &str) -> Option<Vec<String>> {
+    schema
+        .pointer(pointer)?
+        .get("enum")?
+        .as_array()
+        .map(|v| v.iter().map(|id| id.as_str().unwrap().to_owned()).collect())
+}
+
+/// Whether `answer` satisfies the answer format a request carried.
+fn keeps_to(schema: &Value, answer: &Value) -> bool {
+    jsonschema::validator_for(schema).unwrap().is_valid(answer)
 }
 
 fn http(timeout: Duration, attempts: u32) -> HttpSettings {
@@ -191,6 +234,131 @@ async fn anthropic_request_bodies_pass_the_documented_schema() {
     assert_structure_kept(&plan, &g.plan);
 }
 
+// GIVEN the sample site's plan
+// WHEN either provider writes it
+// THEN the answer format of every request the model receives lists exactly
+// that chunk's ticket ids as the ids it may answer for, and the plan's ticket
+// ids as the ids it may suggest; an answer for another ticket, or suggesting
+// one the plan does not have, breaks that format; the bodies still pass the
+// request checks (OpenAI's strict-mode rules included), and the emulator's
+// answers keep to the format.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_format_names_the_chunk_and_plan_ids_for_both_providers() {
+    let (items, plan) = sample();
+    let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
+    for provider in [Api::OpenAi, Api::Anthropic] {
+        let emu = Emulator::start(Script::default()).await.unwrap();
+        let llm = match provider {
+            Api::OpenAi => openai(&emu, http(Duration::from_secs(10), 2)),
+            Api::Anthropic => anthropic(&emu, http(Duration::from_secs(10), 2)),
+        };
+        let g = run(&plan, &items, llm, &settings(8)).await;
+        let requests = emu.requests();
+        assert_eq!(requests.len(), g.report.chunks.len(), "{provider:?}");
+        for r in &requests {
+            assert_eq!(r.api, provider);
+            assert!(
+                r.schema_errors.is_empty(),
+                "{provider:?}: {:?}",
+                r.schema_errors
+            );
+            let schema = r
+                .answer_schema()
+                .expect("the request carries an answer format");
+            let chunk = g
+                .report
+                .chunks
+                .iter()
+                .find(|c| r.ticket_ids.first() == c.tickets.first())
+                .unwrap();
+            assert_eq!(
+                enum_at(schema, TICKET_ID).as_ref(),
+                Some(&chunk.tickets),
+                "{provider:?}"
+            );
+            assert_eq!(enum_at(schema, TICKET_ID), Some(r.ticket_ids.clone()));
+            assert_eq!(
+                enum_at(schema, SUGGESTED_ID).as_ref(),
+                Some(&plan_ids),
+                "{provider:?}"
+            );
+
+            let titled: Vec<(String, String)> = r
+                .ticket_ids
+                .iter()
+                .map(|id| (id.clone(), id.clone()))
+                .collect();
+            let mut answer = good_answer(&titled);
+            assert!(
+                keeps_to(schema, &answer),
+                "the emulator keeps to the format"
+            );
+            let stranger = plan_ids
+                .iter()
+                .find(|id| !r.ticket_ids.contains(id))
+                .unwrap();
+            answer["tickets"][0]["suggested_dependencies"] =
+                json!([{"id": stranger, "reason": "another ticket of the plan"}]);
+            assert!(
+                keeps_to(schema, &answer),
+                "any ticket of the plan may be suggested"
+            );
+            answer["tickets"][0]["suggested_dependencies"] =
+                json!([{"id": "no-such-ticket", "reason": "invented"}]);
+            assert!(!keeps_to(schema, &answer));
+            let mut answer = good_answer(&titled);
+            answer["tickets"][0]["id"] = json!(stranger);
+            assert!(!keeps_to(schema, &answer), "{stranger} is not this chunk's");
+        }
+        assert_eq!(g.report.tickets_written, plan.tickets.len());
+        assert!(g.report.findings.is_empty(), "{:?}", g.report.findings);
+    }
+}
+
+// GIVEN a plan of 1,000 tickets, more ids than OpenAI takes in a strict
+// schema's enums (1,000 values in all)
+// WHEN either provider writes it
+// THEN each chunk's ids are still listed, suggestions are left a free string,
+// and every body passes OpenAI's strict-mode rules, which the plan's ids
+// would have broken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_too_large_for_a_strict_enum_leaves_suggestions_free() {
+    let (items, plan) = content_types(1_000);
+    let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
+    for provider in [Api::OpenAi, Api::Anthropic] {
+        let emu = Emulator::start(Script::default()).await.unwrap();
+        let llm = match provider {
+            Api::OpenAi => openai(&emu, http(Duration::from_secs(10), 2)),
+            Api::Anthropic => anthropic(&emu, http(Duration::from_secs(10), 2)),
+        };
+        let g = run(&plan, &items, llm, &settings(8)).await;
+        let requests = emu.requests();
+        assert_eq!(requests.len(), g.report.chunks.len());
+        for r in &requests {
+            assert!(
+                r.schema_errors.is_empty(),
+                "{provider:?}: {:?}",
+                r.schema_errors
+            );
+            let schema = r.answer_schema().unwrap();
+            assert_eq!(enum_at(schema, TICKET_ID), Some(r.ticket_ids.clone()));
+            assert_eq!(enum_at(schema, SUGGESTED_ID), None, "{provider:?}");
+            assert!(schema.pointer(SUGGESTED_ID).is_some());
+        }
+        assert_eq!(g.report.tickets_written, plan.tickets.len());
+        if provider == Api::OpenAi {
+            let mut body = requests[0].body.clone();
+            body["response_format"]["json_schema"]["schema"]["properties"]["tickets"]["items"]["properties"]
+                ["suggested_dependencies"]["items"]["properties"]["id"]["enum"] = json!(plan_ids);
+            let problems = check_request(Api::OpenAi, &body);
+            assert!(
+                problems.iter().any(|p| p.contains("enum values")),
+                "{problems:?}"
+            );
+        }
+    }
+}
+
 // The checks have teeth: bodies with undocumented or wrong fields are refused.
 #[test]
 fn request_checks_refuse_undocumented_fields() {
@@ -216,9 +384,33 @@ fn request_checks_refuse_undocumented_fields() {
     let mut bad = good_anthropic.clone();
     bad["response_format"] = json!({"type": "json_object"});
     assert!(!check_request(Api::Anthropic, &bad).is_empty());
-    let mut bad = good_anthropic;
+    let mut bad = good_anthropic.clone();
     bad["messages"][0]["role"] = json!("system");
     assert!(!check_request(Api::Anthropic, &bad).is_empty());
+    let mut bad = good_anthropic;
+    bad["tools"] = json!([{"name": "t", "input_schema": {"type": "object", "properties": {"a": {"type": 12}}}}]);
+    assert!(
+        !check_request(Api::Anthropic, &bad).is_empty(),
+        "a tool's input schema is JSON Schema"
+    );
+
+    // A strict answer format is held to the rules OpenAI documents for it.
+    let strict = |schema: Value| {
+        json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "f", "strict": true, "schema": schema}}})
+    };
+    let ok = json!({"type": "object", "additionalProperties": false, "required": ["a"],
+        "properties": {"a": {"type": "string", "enum": ["x", "y"]}}});
+    assert!(check_request(Api::OpenAi, &strict(ok.clone())).is_empty());
+    let mut open = ok.clone();
+    open["additionalProperties"] = json!(true);
+    assert!(!check_request(Api::OpenAi, &strict(open)).is_empty());
+    let mut optional = ok.clone();
+    optional["required"] = json!([]);
+    assert!(!check_request(Api::OpenAi, &strict(optional)).is_empty());
+    let mut many = ok;
+    many["properties"]["a"]["enum"] = json!((0..1_001).map(|i| i.to_string()).collect::<Vec<_>>());
+    assert!(!check_request(Api::OpenAi, &strict(many)).is_empty());
 }
 
 // An OpenAI-compatible server: no key needed, `max_tokens`, same checks.
@@ -494,7 +686,8 @@ async fn a_refused_key_stops_the_generation() {
 
 // GIVEN a hostile answer: a ticket that was not asked for, dependencies
 // suggested on real, unknown and the same ticket, script in the HTML, a
-// summary with line breaks
+// summary with line breaks, from a model ignoring the format it was sent
+// (OpenAI or Anthropic)
 // THEN ids, items, dependencies and order are the planner's; the stranger is
 // ignored with a finding; the valid suggestion is kept for review only; the
 // HTML is sanitised and converted to ADF.
@@ -556,62 +749,89 @@ async fn model_output_cannot_change_ids_items_or_dependencies() {
         "implementation_html": "", "acceptance_criteria": ["x"], "risks": [], "notes": "",
         "suggested_dependencies": [],
     }));
-    let script = Script::default().fault_for(&target, Fault::Answer(json!({ "tickets": tickets })));
-    let emu = Emulator::start(script).await.unwrap();
-    let g = run(
-        &plan,
-        &items,
-        openai(&emu, http(Duration::from_secs(10), 2)),
-        &settings(8),
-    )
-    .await;
+    for provider in [Api::OpenAi, Api::Anthropic] {
+        let script =
+            Script::default().fault_for(&target, Fault::Answer(json!({ "tickets": tickets })));
+        let emu = Emulator::start(script).await.unwrap();
+        let llm = match provider {
+            Api::OpenAi => openai(&emu, http(Duration::from_secs(10), 2)),
+            Api::Anthropic => anthropic(&emu, http(Duration::from_secs(10), 2)),
+        };
+        let g = run(&plan, &items, llm, &settings(8)).await;
 
-    assert_structure_kept(&plan, &g.plan);
-    assert!(g.plan.ticket("ticket-the-model-made-up").is_none());
-    assert!(
-        g.report
-            .findings
+        // The model ignored the format it was sent, which named only real ids;
+        // the answer was still used for the tickets asked, not refused.
+        let asked = emu
+            .requests()
+            .into_iter()
+            .find(|r| r.ticket_ids.contains(&target))
+            .unwrap();
+        let validator = jsonschema::validator_for(asked.answer_schema().unwrap()).unwrap();
+        let broken: Vec<String> = validator
+            .iter_errors(&json!({ "tickets": tickets }))
+            .map(|e| e.to_string())
+            .collect();
+        for made_up in ["ticket-the-model-made-up", "no-such-ticket"] {
+            assert!(
+                broken.iter().any(|e| e.contains(made_up)),
+                "{provider:?}: {broken:?}"
+            );
+        }
+        let chunk = g
+            .report
+            .chunks
             .iter()
-            .any(|f| f.code == FindingCode::UnknownTicket
-                && f.ticket.as_deref() == Some("ticket-the-model-made-up"))
-    );
-    assert!(
-        g.report
-            .findings
-            .iter()
-            .any(|f| f.code == FindingCode::SuggestionDropped
-                && f.message.contains("no-such-ticket"))
-    );
-    assert_eq!(g.report.suggestions.len(), 1);
-    assert_eq!(g.report.suggestions[0].from, target);
-    assert_eq!(g.report.suggestions[0].to, other);
-    assert!(
-        !g.plan
-            .dependencies
-            .iter()
-            .any(|d| d.from == target && d.to == other)
-    );
+            .find(|c| c.tickets.contains(&target))
+            .unwrap();
+        assert_eq!(chunk.outcome, ChunkOutcome::Written, "{provider:?}");
 
-    let t = g.plan.ticket(&target).unwrap();
-    assert_eq!(t.title, "Rename everything");
-    assert!(t.description_html.contains("Fine words"));
-    for bad in ["<script", "onerror", "onclick", "javascript:", "<img"] {
+        assert_structure_kept(&plan, &g.plan);
+        assert!(g.plan.ticket("ticket-the-model-made-up").is_none());
         assert!(
-            !t.description_html.contains(bad),
-            "{bad} in {}",
-            t.description_html
+            g.report
+                .findings
+                .iter()
+                .any(|f| f.code == FindingCode::UnknownTicket
+                    && f.ticket.as_deref() == Some("ticket-the-model-made-up"))
         );
+        assert!(
+            g.report
+                .findings
+                .iter()
+                .any(|f| f.code == FindingCode::SuggestionDropped
+                    && f.message.contains("no-such-ticket"))
+        );
+        assert_eq!(g.report.suggestions.len(), 1);
+        assert_eq!(g.report.suggestions[0].from, target);
+        assert_eq!(g.report.suggestions[0].to, other);
+        assert!(
+            !g.plan
+                .dependencies
+                .iter()
+                .any(|d| d.from == target && d.to == other)
+        );
+
+        let t = g.plan.ticket(&target).unwrap();
+        assert_eq!(t.title, "Rename everything");
+        assert!(t.description_html.contains("Fine words"));
+        for bad in ["<script", "onerror", "onclick", "javascript:", "<img"] {
+            assert!(
+                !t.description_html.contains(bad),
+                "{bad} in {}",
+                t.description_html
+            );
+        }
+        assert_eq!(t.acceptance_criteria, vec!["Works".to_owned()]);
+        // The planner's facts stay in the description: dependencies and config to export.
+        let before = plan.ticket(&target).unwrap();
+        assert!(before.description_html.contains("<h2>Depends on</h2>"));
+        assert!(t.description_html.contains("<h2>Depends on</h2>"));
+        for name in &before.config_names {
+            assert!(t.description_html.contains(name.as_str()));
+        }
+        let adf = serde_json::to_string(&t.description_adf).unwrap();
+        assert!(adf.contains("Fine words") && !adf.contains("alert"));
     }
-    assert_eq!(t.acceptance_criteria, vec!["Works".to_owned()]);
-    // The planner's facts stay in the description: dependencies and config to export.
-    let before = plan.ticket(&target).unwrap();
-    assert!(before.description_html.contains("<h2>Depends on</h2>"));
-    assert!(t.description_html.contains("<h2>Depends on</h2>"));
-    for name in &before.config_names {
-        assert!(t.description_html.contains(name.as_str()));
-    }
-    let adf = serde_json::to_string(&t.description_adf).unwrap();
-    assert!(adf.contains("Fine words") && !adf.contains("alert"));
 }
 
 // GIVEN scripted token counts and a price table

@@ -6,8 +6,10 @@
 //! Every request body is checked against the provider's published request
 //! schema (fixtures: OpenAI's OpenAPI document, extracted by
 //! `fixtures/extract_openai_schema.py`; Anthropic's documented Messages
-//! fields) and recorded with what the check found; a body that fails is
-//! answered 400, as the real API would.
+//! fields), a strict answer format against the rules OpenAI documents for
+//! it ([`strict`]), a tool's input schema against JSON Schema, and recorded
+//! with what the checks found; a body that fails is answered 400, as the
+//! real API would.
 //!
 //! By default every request gets a valid answer for the tickets its prompt
 //! names (the ids in the prompt's JSON block), after the script's delay and
@@ -15,7 +17,14 @@
 //! first served) or per ticket id (for the next request naming that ticket):
 //! 429 with or without `Retry-After`, any status, a hang past the client's
 //! timeout, a malformed answer, a body that is not JSON, an answer that
-//! breaks the answer schema, or any scripted answer.
+//! breaks the answer schema, or any scripted answer. A good answer keeps to
+//! the request's answer format (the ids it names are the prompt's, which the
+//! format's `enum` lists); a scripted answer is sent as it is, like a model
+//! ignoring its format.
+
+pub mod strict;
+
+pub use strict::check_strict_schema;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -167,6 +176,30 @@ pub struct Recorded {
     pub fault: Option<Fault>,
 }
 
+impl Recorded {
+    /// The schema the request asked the answer to satisfy: OpenAI's
+    /// `response_format.json_schema.schema`, or the input schema of the tool
+    /// Anthropic's `tool_choice` names.
+    #[must_use]
+    pub fn answer_schema(&self) -> Option<&Value> {
+        answer_schema(self.api, &self.body)
+    }
+}
+
+fn answer_schema(api: Api, body: &Value) -> Option<&Value> {
+    match api {
+        Api::OpenAi => body.pointer("/response_format/json_schema/schema"),
+        Api::Anthropic => {
+            let name = body.pointer("/tool_choice/name")?.as_str()?;
+            body.get("tools")?
+                .as_array()?
+                .iter()
+                .find(|t| t.get("name").and_then(Value::as_str) == Some(name))?
+                .get("input_schema")
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Shared {
     script: Mutex<Script>,
@@ -294,8 +327,11 @@ fn validators() -> Result<&'static Validators, EmulatorError> {
     })
 }
 
-/// Checks a body against an API's request schema: the problems found, as
-/// messages (empty when the body is valid; a broken fixture is a problem too).
+/// Checks a body against an API's request schema, and its answer format
+/// against what the API takes (a strict OpenAI format against
+/// [`check_strict_schema`], an Anthropic tool's input schema against JSON
+/// Schema): the problems found, as messages (empty when the body is valid; a
+/// broken fixture is a problem too).
 #[must_use]
 pub fn check_request(api: Api, body: &Value) -> Vec<String> {
     let (openai, anthropic) = match validators() {
@@ -306,10 +342,41 @@ pub fn check_request(api: Api, body: &Value) -> Vec<String> {
         Api::OpenAi => openai,
         Api::Anthropic => anthropic,
     };
-    v.iter_errors(body)
+    let mut problems: Vec<String> = v
+        .iter_errors(body)
         .take(10)
         .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
+        .collect();
+    match api {
+        Api::OpenAi => {
+            let format = body.pointer("/response_format/json_schema");
+            let strict = format.and_then(|f| f.get("strict")) == Some(&Value::Bool(true));
+            if let Some(schema) = format.and_then(|f| f.get("schema"))
+                && strict
+            {
+                problems.extend(
+                    check_strict_schema(schema)
+                        .into_iter()
+                        .map(|p| format!("/response_format/json_schema/schema: {p}")),
+                );
+            }
+        }
+        Api::Anthropic => {
+            let tools = body.get("tools").and_then(Value::as_array);
+            for (i, tool) in tools.into_iter().flatten().enumerate() {
+                if let Some(schema) = tool.get("input_schema")
+                    && let Err(e) = jsonschema::options()
+                        .with_draft(jsonschema::Draft::Draft202012)
+                        .build(schema)
+                {
+                    problems.push(format!(
+                        "/tools/{i}/input_schema: not a valid JSON Schema: {e}"
+                    ));
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// The user prompt's text: the last user message.
