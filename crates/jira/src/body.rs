@@ -3,11 +3,12 @@
 
 use serde_json::{Map, Value, json};
 
-use dtg_app::jira::{NewIssue, NewLink};
+use dtg_app::jira::{BlockedBy, NewIssue, NewLink};
 
 /// The body of `POST /rest/api/3/issue` (and one element of a bulk create):
 /// `fields` (project, issue type, summary, description, labels, priority,
-/// assignee, parent, then the extra fields) and `properties`.
+/// assignee, parent, then the extra fields), `update.issuelinks` for the
+/// issues that block it, and `properties`.
 #[must_use]
 pub fn create_issue(issue: &NewIssue) -> Value {
     let mut fields = Map::new();
@@ -34,6 +35,12 @@ pub fn create_issue(issue: &NewIssue) -> Value {
     }
     let mut body = Map::new();
     body.insert("fields".into(), Value::Object(fields));
+    if let Some(blocked_by) = issue.blocked_by.as_ref().filter(|b| !b.keys.is_empty()) {
+        body.insert(
+            "update".into(),
+            json!({ "issuelinks": issue_links(blocked_by) }),
+        );
+    }
     if !issue.properties.is_empty() {
         let properties: Vec<Value> = issue
             .properties
@@ -43,6 +50,24 @@ pub fn create_issue(issue: &NewIssue) -> Value {
         body.insert("properties".into(), Value::Array(properties));
     }
     Value::Object(body)
+}
+
+/// The `update.issuelinks` operations of a create: one `add` per blocking
+/// issue, that issue inward. Seen from the new issue, `inwardIssue` reads
+/// with the type's inward description ("is blocked by"), so Jira stores
+/// each link as "K blocks the new issue", as [`link`] does with
+/// `inward_key = K`.
+fn issue_links(blocked_by: &BlockedBy) -> Vec<Value> {
+    blocked_by
+        .keys
+        .iter()
+        .map(|key| {
+            json!({ "add": {
+                "type": { "name": blocked_by.type_name },
+                "inwardIssue": { "key": key },
+            }})
+        })
+        .collect()
 }
 
 /// The body of `POST /rest/api/3/issue/bulk`.
@@ -89,4 +114,15 @@ pub fn search(
         body.insert("reconcileIssues".into(), json!(reconcile));
     }
     Value::Object(body)
+}
+
+/// The body of `POST /rest/api/3/issue/bulkfetch`: the issues by key or id,
+/// their labels and the entity properties asked for.
+#[must_use]
+pub fn bulk_fetch(keys_or_ids: &[String], properties: &[&str]) -> Value {
+    json!({
+        "issueIdsOrKeys": keys_or_ids,
+        "fields": ["labels"],
+        "properties": properties,
+    })
 }

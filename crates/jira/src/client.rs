@@ -6,7 +6,10 @@
 //! What is retried: reads (GET, and the search POST) on 429, 5xx and
 //! network errors; any request answered 429 (Jira did not apply it); any
 //! request that never connected. A write answered 5xx, timed out, or whose
-//! answer was lost is not retried: it comes back with `maybe_applied`.
+//! answer was lost is not retried: it comes back with `maybe_applied`. A
+//! 2xx answer that cannot be read (see [`crate::answer`]) is not retried
+//! either: it is [`JiraError::Unreadable`], naming the operation, with
+//! `maybe_applied` for a write.
 
 use std::fmt;
 use std::sync::Mutex;
@@ -14,8 +17,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, SystemTime};
 
 use dtg_app::jira::{
-    FoundIssue, IssueRef, IssueTypeInfo, Jira, JiraError, JiraField, JiraProject, JiraResult,
-    JiraUser, LinkType, Named, NewIssue, NewLink, Refusal, SearchPage, Sprint,
+    Fetched, FoundIssue, IssueRef, IssueTypeInfo, Jira, JiraError, JiraField, JiraProject,
+    JiraResult, JiraUser, LinkType, Named, NewIssue, NewLink, Refusal, SearchPage, Sprint,
 };
 use dtg_app::repo::JiraCredentials;
 use reqwest::{Method, Url};
@@ -23,6 +26,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::answer::{self, unreadable};
 use crate::auth::{Auth, Authenticator};
 use crate::body;
 use crate::config::JiraConfig;
@@ -35,6 +39,12 @@ pub const MAX_BULK: usize = 50;
 
 /// Pages read at most from one paged endpoint (a guard against a server that never ends).
 const MAX_PAGES: usize = 1000;
+
+/// Jira's limit of issues in one bulk fetch.
+pub const MAX_FETCH: usize = 100;
+
+/// Jira's limit of entity properties one bulk fetch may ask for.
+const MAX_FETCH_PROPERTIES: usize = 5;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +73,9 @@ pub(crate) struct Call {
     pub(crate) path: String,
     pub(crate) query: Vec<(&'static str, String)>,
     pub(crate) body: Body,
-    /// The endpoint as paced (`POST /rest/api/3/issue/bulk`).
+    /// The operation as Jira's OpenAPI document names it
+    /// (`POST /rest/api/3/issue/bulk`): paced as one endpoint, and named
+    /// when its answer cannot be read.
     pub(crate) endpoint: &'static str,
     /// Whether repeating it is harmless (reads and searches).
     pub(crate) safe: bool,
@@ -527,14 +539,7 @@ impl JiraClient {
         if !(200..300).contains(&answer.status) {
             return Err(failure(&answer, call.safe));
         }
-        serde_json::from_slice(&answer.body).map_err(|e| JiraError::Unavailable {
-            status: answer.status,
-            message: format!(
-                "Jira answered {} with something unreadable: {e}",
-                call.endpoint
-            ),
-            maybe_applied: !call.safe,
-        })
+        answer::read(call.endpoint, &answer.body, !call.safe)
     }
 
     /// Sends a call that answers nothing of interest.
@@ -547,16 +552,15 @@ impl JiraClient {
         }
     }
 
-    /// Reads every page of a `startAt`-paged endpoint.
-    async fn paged<T: DeserializeOwned>(&self, call: Call) -> JiraResult<Vec<T>> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(alias = "fields", alias = "results")]
-            values: Option<Vec<Value>>,
-            is_last: Option<bool>,
-            total: Option<u64>,
-        }
+    /// Reads every page of a `startAt`-paged endpoint. `members` names the
+    /// page's lists that may hold the items, by preference: Jira's document
+    /// declares both `fields` and `results` on a create-metadata page, and
+    /// a page that carries both is read from the first that has items.
+    async fn paged<T: DeserializeOwned>(
+        &self,
+        call: Call,
+        members: &[&'static str],
+    ) -> JiraResult<Vec<T>> {
         let size = self.config.page_size.max(1);
         let mut all = Vec::new();
         let mut start: u64 = 0;
@@ -565,23 +569,39 @@ impl JiraClient {
                 .clone()
                 .query("startAt", start.to_string())
                 .query("maxResults", size.to_string());
-            let page: Page = self.json(&page_call).await?;
-            let values = page.values.unwrap_or_default();
+            let page: serde_json::Map<String, Value> = self.json(&page_call).await?;
+            let mut items: (&str, Vec<Value>) = ("", Vec::new());
+            for member in members {
+                match page.get(*member) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Array(values)) => {
+                        if items.1.is_empty() {
+                            items = (member, values.clone());
+                        }
+                    }
+                    Some(other) => {
+                        return Err(unreadable(
+                            call.endpoint,
+                            format!("`{member}` is not a list: {other}"),
+                            false,
+                        ));
+                    }
+                }
+            }
+            let (member, values) = items;
             let count = values.len() as u64;
-            for value in values {
-                all.push(
-                    serde_json::from_value(value).map_err(|e| JiraError::Unavailable {
-                        status: 200,
-                        message: format!(
-                            "Jira answered {} with something unreadable: {e}",
-                            call.endpoint
-                        ),
-                        maybe_applied: false,
-                    })?,
-                );
+            for (n, value) in values.into_iter().enumerate() {
+                all.push(answer::read_item(
+                    call.endpoint,
+                    &format!("{member}[{n}]"),
+                    value,
+                    false,
+                )?);
             }
             start += count;
-            let last = match (page.is_last, page.total) {
+            let is_last = page.get("isLast").and_then(Value::as_bool);
+            let total = page.get("total").and_then(Value::as_u64);
+            let last = match (is_last, total) {
                 (Some(is_last), _) => is_last,
                 (None, Some(total)) => start >= total,
                 (None, None) => count < u64::from(size),
@@ -597,19 +617,18 @@ impl JiraClient {
     ///
     /// # Errors
     /// [`JiraError::Refused`] with Jira's field messages; a lost answer is
-    /// [`JiraError::Network`] with `maybe_applied`.
+    /// [`JiraError::Network`] with `maybe_applied`, an unreadable one
+    /// [`JiraError::Unreadable`] with `maybe_applied`.
     pub async fn create_issue(&self, issue: &NewIssue) -> JiraResult<IssueRef> {
-        let call = Call::write(
+        let mut call = Call::write(
             Method::POST,
             "/rest/api/3/issue".to_owned(),
             Body::Json(body::create_issue(issue)),
             "POST /rest/api/3/issue",
         );
-        let created: Created = self.json(&call).await?;
-        Ok(IssueRef {
-            id: created.id,
-            key: created.key,
-        })
+        call.issues = blockers(std::slice::from_ref(issue));
+        let created: answer::Created = self.json(&call).await?;
+        created_ref(call.endpoint, created, "the created issue")
     }
 
     /// Sets an entity property of an issue
@@ -631,7 +650,7 @@ impl JiraClient {
                 segment(property_key)
             ),
             Body::Json(value.clone()),
-            "PUT /rest/api/3/issue/{key}/properties/{property}",
+            "PUT /rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
         );
         // Setting a property twice to the same value is harmless.
         call.safe = true;
@@ -651,28 +670,6 @@ impl JiraClient {
         next_page: Option<String>,
         reconcile: &[u64],
     ) -> JiraResult<SearchPage> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            #[serde(default)]
-            issues: Vec<Found>,
-            next_page_token: Option<String>,
-            is_last: Option<bool>,
-        }
-        #[derive(Deserialize)]
-        struct Found {
-            id: String,
-            key: String,
-            #[serde(default)]
-            fields: FoundFields,
-            #[serde(default)]
-            properties: std::collections::BTreeMap<String, Value>,
-        }
-        #[derive(Deserialize, Default)]
-        struct FoundFields {
-            #[serde(default)]
-            labels: Vec<String>,
-        }
         let mut call = Call::write(
             Method::POST,
             "/rest/api/3/search/jql".to_owned(),
@@ -686,24 +683,36 @@ impl JiraClient {
             "POST /rest/api/3/search/jql",
         );
         call.safe = true;
-        let page: Page = self.json(&call).await?;
+        let page: answer::SearchPage = self.json(&call).await?;
         Ok(SearchPage {
-            issues: page
-                .issues
-                .into_iter()
-                .map(|f| FoundIssue {
-                    id: f.id,
-                    key: f.key,
-                    labels: f.fields.labels,
-                    properties: f.properties,
-                })
-                .collect(),
+            issues: found_issues(call.endpoint, page.issues)?,
             next_page: if page.is_last == Some(true) {
                 None
             } else {
-                page.next_page_token
+                page.next_page_token.filter(|t| !t.is_empty())
             },
         })
+    }
+
+    /// One bulk fetch of at most [`MAX_FETCH`] issues: those Jira
+    /// returned, and the ones it says it could not return this time.
+    async fn fetch_some(
+        &self,
+        keys_or_ids: &[String],
+        properties: &[&str],
+    ) -> JiraResult<(Vec<FoundIssue>, Vec<answer::IssueError>)> {
+        let mut call = Call::write(
+            Method::POST,
+            "/rest/api/3/issue/bulkfetch".to_owned(),
+            Body::Json(body::bulk_fetch(keys_or_ids, properties)),
+            "POST /rest/api/3/issue/bulkfetch",
+        );
+        call.safe = true;
+        let fetched: answer::BulkIssues = self.json(&call).await?;
+        Ok((
+            found_issues(call.endpoint, fetched.issues)?,
+            fetched.issue_errors,
+        ))
     }
 
     /// The boards of a project (Agile API), their ids.
@@ -711,18 +720,74 @@ impl JiraClient {
     /// # Errors
     /// Transport and permission failures.
     pub async fn boards(&self, project_key: &str) -> JiraResult<Vec<u64>> {
-        #[derive(Deserialize)]
-        struct Board {
-            id: u64,
-        }
         let call = Call::get(
             "/rest/agile/1.0/board".to_owned(),
             "GET /rest/agile/1.0/board",
         )
         .query("projectKeyOrId", project_key);
-        let boards: Vec<Board> = self.paged(call).await?;
-        Ok(boards.into_iter().map(|b| b.id).collect())
+        let boards: Vec<answer::Board> = self.paged(call, &["values"]).await?;
+        // A board without an id cannot be asked for its sprints.
+        Ok(boards
+            .into_iter()
+            .filter_map(|b| b.id.and_then(|id| u64::try_from(id).ok()))
+            .collect())
     }
+}
+
+/// The issues a create call also writes to: those its links make blockers
+/// of the new issues, once per link.
+fn blockers(issues: &[NewIssue]) -> Vec<String> {
+    issues
+        .iter()
+        .filter_map(|i| i.blocked_by.as_ref())
+        .flat_map(|b| b.keys.iter().cloned())
+        .collect()
+}
+
+/// The reference of an issue Jira says it created: its id and key, which
+/// the product cannot do without.
+fn created_ref(operation: &str, created: answer::Created, what: &str) -> JiraResult<IssueRef> {
+    match (created.id, created.key) {
+        (Some(id), Some(key)) if !id.is_empty() && !key.is_empty() => Ok(IssueRef { id, key }),
+        (id, key) => Err(unreadable(
+            operation,
+            format!(
+                "{what} has no {}",
+                match (
+                    id.is_some_and(|i| !i.is_empty()),
+                    key.is_some_and(|k| !k.is_empty())
+                ) {
+                    (false, false) => "id and no key",
+                    (false, true) => "id",
+                    _ => "key",
+                }
+            ),
+            true,
+        )),
+    }
+}
+
+/// Issues of a search or bulk fetch. An issue without its id or key cannot
+/// be told apart from a missing one, so it makes the answer unreadable
+/// rather than being skipped.
+fn found_issues(operation: &str, issues: Vec<answer::Issue>) -> JiraResult<Vec<FoundIssue>> {
+    issues
+        .into_iter()
+        .enumerate()
+        .map(|(n, issue)| match (issue.id, issue.key) {
+            (Some(id), Some(key)) => Ok(FoundIssue {
+                id,
+                key,
+                labels: issue.fields.labels,
+                properties: issue.properties,
+            }),
+            _ => Err(unreadable(
+                operation,
+                format!("issues[{n}] has no id or no key"),
+                false,
+            )),
+        })
+        .collect()
 }
 
 fn describe(err: &reqwest::Error) -> String {
@@ -742,64 +807,46 @@ fn describe(err: &reqwest::Error) -> String {
     message
 }
 
-/// An issue as `POST /issue` and the bulk create answer it.
-#[derive(Debug, Deserialize)]
-struct Created {
-    id: String,
-    key: String,
-}
-
 impl Jira for JiraClient {
     fn browse_url(&self, key: &str) -> String {
         format!("{}/browse/{}", self.site_url, segment(key))
     }
 
     async fn myself(&self) -> JiraResult<JiraUser> {
-        let user: User = self
-            .json(&Call::get(
-                "/rest/api/3/myself".to_owned(),
-                "GET /rest/api/3/myself",
-            ))
-            .await?;
-        Ok(user.into())
+        let call = Call::get("/rest/api/3/myself".to_owned(), "GET /rest/api/3/myself");
+        let user: answer::User = self.json(&call).await?;
+        user_of(user).ok_or_else(|| unreadable(call.endpoint, "the user has no accountId", false))
     }
 
     async fn project(&self, key: &str) -> JiraResult<JiraProject> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Project {
-            id: String,
-            key: String,
-            name: String,
-            #[serde(default)]
-            issue_types: Vec<IssueType>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct IssueType {
-            id: String,
-            name: String,
-            #[serde(default)]
-            subtask: bool,
-            hierarchy_level: Option<i32>,
-        }
         let call = Call::get(
             format!("/rest/api/3/project/{}", segment(key)),
-            "GET /rest/api/3/project/{key}",
+            "GET /rest/api/3/project/{projectIdOrKey}",
         );
-        let project: Project = self.json(&call).await?;
+        let project: answer::Project = self.json(&call).await?;
+        let key = project.key.unwrap_or_else(|| key.to_owned());
         Ok(JiraProject {
-            id: project.id,
-            key: project.key,
-            name: project.name,
+            id: project.id.unwrap_or_default(),
+            name: if project.name.is_empty() {
+                key.clone()
+            } else {
+                project.name
+            },
+            key,
+            // An issue type without an id cannot be created.
             issue_types: project
                 .issue_types
                 .into_iter()
-                .map(|t| IssueTypeInfo {
-                    hierarchy_level: t.hierarchy_level.unwrap_or(if t.subtask { -1 } else { 0 }),
-                    id: t.id,
-                    name: t.name,
-                    subtask: t.subtask,
+                .filter_map(|t| {
+                    Some(IssueTypeInfo {
+                        hierarchy_level: t
+                            .hierarchy_level
+                            .and_then(|l| i32::try_from(l).ok())
+                            .unwrap_or(if t.subtask { -1 } else { 0 }),
+                        id: t.id?,
+                        name: t.name,
+                        subtask: t.subtask,
+                    })
                 })
                 .collect(),
         })
@@ -810,62 +857,58 @@ impl Jira for JiraClient {
         project_key: &str,
         issue_type_id: &str,
     ) -> JiraResult<Vec<JiraField>> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Field {
-            field_id: String,
-            name: String,
-            #[serde(default)]
-            required: bool,
-            #[serde(default)]
-            has_default_value: bool,
-            #[serde(default)]
-            schema: Schema,
-        }
-        #[derive(Deserialize, Default)]
-        struct Schema {
-            #[serde(default, rename = "type")]
-            kind: String,
-            custom: Option<String>,
-        }
         let call = Call::get(
             format!(
                 "/rest/api/3/issue/createmeta/{}/issuetypes/{}",
                 segment(project_key),
                 segment(issue_type_id)
             ),
-            "GET /rest/api/3/issue/createmeta/{project}/issuetypes/{id}",
+            "GET /rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
         );
-        let fields: Vec<Field> = self.paged(call).await?;
-        Ok(fields
+        let operation = call.endpoint;
+        let fields: Vec<answer::CreateField> = self.paged(call, &["fields", "results"]).await?;
+        fields
             .into_iter()
-            .map(|f| JiraField {
-                id: f.field_id,
-                name: f.name,
-                required: f.required,
-                has_default: f.has_default_value,
-                schema_type: f.schema.kind,
-                custom: f.schema.custom,
+            .enumerate()
+            .map(|(n, f)| {
+                let id = f.field_id.or(f.key).ok_or_else(|| {
+                    unreadable(operation, format!("field {n} has no fieldId"), false)
+                })?;
+                Ok(JiraField {
+                    name: if f.name.is_empty() {
+                        id.clone()
+                    } else {
+                        f.name
+                    },
+                    id,
+                    required: f.required,
+                    has_default: f.has_default_value,
+                    schema_type: f.schema.kind,
+                    custom: f.schema.custom,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn priorities(&self) -> JiraResult<Vec<Named>> {
-        #[derive(Deserialize)]
-        struct Priority {
-            id: String,
-            name: String,
-        }
         let call = Call::get(
             "/rest/api/3/priority/search".to_owned(),
             "GET /rest/api/3/priority/search",
         );
-        let priorities: Vec<Priority> = self.paged(call).await?;
+        let priorities: Vec<answer::Priority> = self.paged(call, &["values"]).await?;
+        // A priority without an id cannot be set.
         Ok(priorities
             .into_iter()
-            .map(|p| Named {
-                id: p.id,
-                name: p.name,
+            .filter_map(|p| {
+                let id = p.id?;
+                Some(Named {
+                    name: if p.name.is_empty() {
+                        id.clone()
+                    } else {
+                        p.name
+                    },
+                    id,
+                })
             })
             .collect())
     }
@@ -881,9 +924,10 @@ impl Jira for JiraClient {
             .query("project", project_key)
             .query("startAt", (page as u64 * u64::from(size)).to_string())
             .query("maxResults", size.to_string());
-            let users: Vec<User> = self.json(&call).await?;
+            let users: Vec<answer::User> = self.json(&call).await?;
             let count = users.len();
-            all.extend(users.into_iter().map(JiraUser::from));
+            // A user without an account id cannot be assigned.
+            all.extend(users.into_iter().filter_map(user_of));
             if count < size as usize {
                 break;
             }
@@ -892,32 +936,18 @@ impl Jira for JiraClient {
     }
 
     async fn link_types(&self) -> JiraResult<Vec<LinkType>> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Types {
-            #[serde(default)]
-            issue_link_types: Vec<Type>,
-        }
-        #[derive(Deserialize)]
-        struct Type {
-            id: String,
-            name: String,
-            #[serde(default)]
-            inward: String,
-            #[serde(default)]
-            outward: String,
-        }
-        let types: Types = self
-            .json(&Call::get(
-                "/rest/api/3/issueLinkType".to_owned(),
-                "GET /rest/api/3/issueLinkType",
-            ))
-            .await?;
+        let call = Call::get(
+            "/rest/api/3/issueLinkType".to_owned(),
+            "GET /rest/api/3/issueLinkType",
+        );
+        let types: answer::LinkTypes = self.json(&call).await?;
+        // Links are made by type name: a type without one cannot be used.
         Ok(types
             .issue_link_types
             .into_iter()
+            .filter(|t| !t.name.is_empty())
             .map(|t| LinkType {
-                id: t.id,
+                id: t.id.unwrap_or_default(),
                 name: t.name,
                 inward: t.inward,
                 outward: t.outward,
@@ -926,29 +956,27 @@ impl Jira for JiraClient {
     }
 
     async fn sprints(&self, project_key: &str) -> JiraResult<Vec<Sprint>> {
-        #[derive(Deserialize)]
-        struct Found {
-            id: u64,
-            name: String,
-            state: String,
-        }
         let mut sprints: Vec<Sprint> = Vec::new();
         for board in self.boards(project_key).await? {
             let call = Call::get(
                 format!("/rest/agile/1.0/board/{board}/sprint"),
-                "GET /rest/agile/1.0/board/{id}/sprint",
+                "GET /rest/agile/1.0/board/{boardId}/sprint",
             )
             .query("state", "active,future");
-            let found: Vec<Found> = match self.paged(call).await {
+            let found: Vec<answer::Sprint> = match self.paged(call, &["values"]).await {
                 Ok(found) => found,
                 // Kanban boards have no sprints: Jira answers 400.
                 Err(JiraError::Refused(_)) => continue,
                 Err(other) => return Err(other),
             };
+            // A sprint without an id cannot be set on an issue.
             for sprint in found {
-                if !sprints.iter().any(|s| s.id == sprint.id) {
+                let Some(id) = sprint.id.and_then(|id| u64::try_from(id).ok()) else {
+                    continue;
+                };
+                if !sprints.iter().any(|s| s.id == id) {
                     sprints.push(Sprint {
-                        id: sprint.id,
+                        id,
                         name: sprint.name,
                         state: sprint.state,
                     });
@@ -962,21 +990,6 @@ impl Jira for JiraClient {
         &self,
         issues: &[NewIssue],
     ) -> JiraResult<Vec<Result<IssueRef, Refusal>>> {
-        #[derive(Deserialize, Default)]
-        struct Bulk {
-            #[serde(default)]
-            issues: Vec<Created>,
-            #[serde(default)]
-            errors: Vec<ElementError>,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct ElementError {
-            failed_element_number: usize,
-            status: Option<u16>,
-            #[serde(default)]
-            element_errors: Value,
-        }
         if issues.is_empty() {
             return Ok(Vec::new());
         }
@@ -990,55 +1003,60 @@ impl Jira for JiraClient {
                 fields: Default::default(),
             }));
         }
-        let call = Call::write(
+        let mut call = Call::write(
             Method::POST,
             "/rest/api/3/issue/bulk".to_owned(),
             Body::Json(body::bulk_create(issues)),
             "POST /rest/api/3/issue/bulk",
         );
+        call.issues = blockers(issues);
+        let operation = call.endpoint;
         let answer = self.send(&call).await?;
-        let unreadable = |message: String| JiraError::Unavailable {
-            status: answer.status,
-            message,
-            maybe_applied: true,
-        };
-        let bulk: Bulk = match answer.status {
-            200..=299 => serde_json::from_slice(&answer.body).map_err(|e| {
-                unreadable(format!(
-                    "Jira answered the bulk create with something unreadable: {e}"
-                ))
-            })?,
+        let bulk: answer::CreatedIssues = match answer.status {
+            200..=299 => answer::read(operation, &answer.body, true)?,
             // 400 when every element failed: the same shape, no issues.
-            400 => match serde_json::from_slice::<Bulk>(&answer.body) {
+            400 => match serde_json::from_slice::<answer::CreatedIssues>(&answer.body) {
                 Ok(bulk) if !bulk.errors.is_empty() => bulk,
                 _ => return Err(failure(&answer, false)),
             },
             _ => return Err(failure(&answer, false)),
         };
+        // Whatever happens from here on, Jira has created what it says.
+        let broken = |message: String| unreadable(operation, message, true);
         let mut results: Vec<Option<Result<IssueRef, Refusal>>> = vec![None; issues.len()];
-        for error in bulk.errors {
-            let status = error.status.unwrap_or(400);
+        for (n, error) in bulk.errors.into_iter().enumerate() {
+            let Some(element) = error.failed_element_number else {
+                return Err(broken(format!("errors[{n}] has no failedElementNumber")));
+            };
+            let slot = usize::try_from(element)
+                .ok()
+                .and_then(|e| results.get_mut(e))
+                .ok_or_else(|| {
+                    broken(format!(
+                        "errors[{n}] names element {element} of a call of {} issues",
+                        issues.len()
+                    ))
+                })?;
+            let status = error
+                .status
+                .and_then(|s| u16::try_from(s).ok())
+                .filter(|s| (400..600).contains(s))
+                .unwrap_or(400);
             let bytes = serde_json::to_vec(&error.element_errors).unwrap_or_default();
-            if let Some(slot) = results.get_mut(error.failed_element_number) {
-                *slot = Some(Err(refusal(status, &bytes)));
-            }
+            *slot = Some(Err(refusal(status, &bytes)));
         }
-        let mut created = bulk.issues.into_iter();
+        let mut created = bulk.issues.into_iter().enumerate();
         for slot in results.iter_mut().filter(|s| s.is_none()) {
-            let Some(issue) = created.next() else {
-                return Err(unreadable(
-                    "Jira's bulk create answer has fewer issues and errors than were sent"
-                        .to_owned(),
+            let Some((n, issue)) = created.next() else {
+                return Err(broken(
+                    "the answer has fewer issues and errors than were sent".to_owned(),
                 ));
             };
-            *slot = Some(Ok(IssueRef {
-                id: issue.id,
-                key: issue.key,
-            }));
+            *slot = Some(Ok(created_ref(operation, issue, &format!("issues[{n}]"))?));
         }
         if created.next().is_some() {
-            return Err(unreadable(
-                "Jira's bulk create answer has more issues than were sent".to_owned(),
+            return Err(broken(
+                "the answer has more issues than were sent".to_owned(),
             ));
         }
         Ok(results.into_iter().flatten().collect())
@@ -1063,10 +1081,79 @@ impl Jira for JiraClient {
                 name: file_name.to_owned(),
                 content,
             },
-            "POST /rest/api/3/issue/{key}/attachments",
+            "POST /rest/api/3/issue/{issueIdOrKey}/attachments",
         );
         call.issues.push(issue_key.to_owned());
         self.done(&call).await
+    }
+
+    async fn fetch_issues(
+        &self,
+        keys_or_ids: &[String],
+        properties: &[&str],
+    ) -> JiraResult<Fetched> {
+        if properties.len() > MAX_FETCH_PROPERTIES {
+            return Err(JiraError::Refused(Refusal {
+                status: 0,
+                messages: vec![format!(
+                    "a bulk fetch asks for at most {MAX_FETCH_PROPERTIES} properties; {} were given",
+                    properties.len()
+                )],
+                fields: Default::default(),
+            }));
+        }
+        let mut asked: Vec<String> = Vec::new();
+        for value in keys_or_ids {
+            if !asked.iter().any(|a| same_issue(a, value)) {
+                asked.push(value.clone());
+            }
+        }
+        let policy = self.config.retry;
+        let mut fetched = Fetched::default();
+        for chunk in asked.chunks(MAX_FETCH) {
+            let mut attempt: u32 = 0;
+            let (mut found, others) = loop {
+                attempt += 1;
+                let (issues, errors) = self.fetch_some(chunk, properties).await?;
+                let (found, others) = attribute(chunk, issues);
+                if found.iter().all(Option::is_some) || errors.is_empty() {
+                    break (found, others);
+                }
+                // Jira says some issues could not be returned this time
+                // (not that they do not exist); any unmatched one may be
+                // among them, so none can be called missing yet.
+                if attempt >= policy.max_attempts.max(1) {
+                    return Err(not_returned(&errors));
+                }
+                tokio::time::sleep(backoff(&policy, attempt)).await;
+            };
+            for (value, slot) in chunk.iter().zip(found.iter_mut()) {
+                if slot.is_some() {
+                    continue;
+                }
+                if others.is_empty() {
+                    fetched.missing.push(value.clone());
+                    continue;
+                }
+                // Jira answered some of the keys with an issue under
+                // another key (an issue moved since): ask for each
+                // unmatched one alone to learn which it was.
+                let (issues, errors) = self
+                    .fetch_some(std::slice::from_ref(value), properties)
+                    .await?;
+                match issues.into_iter().next() {
+                    Some(issue) => *slot = Some(issue),
+                    None if errors.is_empty() => fetched.missing.push(value.clone()),
+                    None => return Err(not_returned(&errors)),
+                }
+            }
+            for issue in found.into_iter().flatten() {
+                if !fetched.issues.iter().any(|i| i.id == issue.id) {
+                    fetched.issues.push(issue);
+                }
+            }
+        }
+        Ok(fetched)
     }
 
     async fn search(
@@ -1080,22 +1167,60 @@ impl Jira for JiraClient {
     }
 }
 
-/// A user as Jira shows one.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct User {
-    account_id: String,
-    #[serde(default)]
-    display_name: String,
-    email_address: Option<String>,
+/// The user of an answer, if it has an account id.
+fn user_of(user: answer::User) -> Option<JiraUser> {
+    let account_id = user.account_id.filter(|a| !a.is_empty())?;
+    Some(JiraUser {
+        account_id,
+        display_name: user.display_name,
+        email: Some(user.email_address).filter(|e| !e.is_empty()),
+    })
 }
 
-impl From<User> for JiraUser {
-    fn from(user: User) -> Self {
-        Self {
-            account_id: user.account_id,
-            display_name: user.display_name,
-            email: user.email_address.filter(|e| !e.is_empty()),
+/// Whether two keys or ids name the same issue (keys in any case).
+fn same_issue(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The issues a bulk fetch returned, matched to the keys or ids asked: for
+/// each asked value in order its issue (if any), and the issues that
+/// matched no value.
+fn attribute(
+    asked: &[String],
+    issues: Vec<FoundIssue>,
+) -> (Vec<Option<FoundIssue>>, Vec<FoundIssue>) {
+    let mut found: Vec<Option<FoundIssue>> = vec![None; asked.len()];
+    let mut others = Vec::new();
+    for issue in issues {
+        let mut matched = false;
+        for (value, slot) in asked.iter().zip(found.iter_mut()) {
+            if same_issue(value, &issue.id) || same_issue(value, &issue.key) {
+                *slot = Some(issue.clone());
+                matched = true;
+            }
         }
+        if !matched {
+            others.push(issue);
+        }
+    }
+    (found, others)
+}
+
+/// The error for issues Jira kept saying it could not return.
+fn not_returned(errors: &[answer::IssueError]) -> JiraError {
+    let detail: Vec<String> = errors
+        .iter()
+        .map(|e| match &e.id {
+            Some(id) => format!("{id}: {}", e.error_message),
+            None => e.error_message.clone(),
+        })
+        .collect();
+    JiraError::Unavailable {
+        status: 200,
+        message: format!(
+            "Jira could not return some of the issues asked for: {}",
+            detail.join("; ")
+        ),
+        maybe_applied: false,
     }
 }

@@ -39,7 +39,7 @@ pub(crate) fn answer(call: &Call, sequence: &AtomicU64) -> Answer {
             200,
             &json!({ "accountId": "dry-run", "displayName": "Dry run", "emailAddress": null }),
         ),
-        "GET /rest/api/3/project/{key}" => {
+        "GET /rest/api/3/project/{projectIdOrKey}" => {
             let key = call.path.rsplit('/').next().unwrap_or("DRY");
             ok(
                 200,
@@ -55,7 +55,7 @@ pub(crate) fn answer(call: &Call, sequence: &AtomicU64) -> Answer {
                 }),
             )
         }
-        "GET /rest/api/3/issue/createmeta/{project}/issuetypes/{id}" => {
+        "GET /rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}" => {
             let field = |id: &str, name: &str, required: bool, kind: &str| {
                 json!({ "fieldId": id, "key": id, "name": name, "required": required,
                         "hasDefaultValue": false, "operations": ["set"], "schema": { "type": kind } })
@@ -90,7 +90,7 @@ pub(crate) fn answer(call: &Call, sequence: &AtomicU64) -> Answer {
             ]}),
         ),
         "GET /rest/api/3/user/assignable/search" => ok(200, &json!([])),
-        "GET /rest/agile/1.0/board" | "GET /rest/agile/1.0/board/{id}/sprint" => {
+        "GET /rest/agile/1.0/board" | "GET /rest/agile/1.0/board/{boardId}/sprint" => {
             ok(200, &json!({ "isLast": true, "values": [] }))
         }
         "POST /rest/api/3/issue" => ok(201, &created(&body, sequence)),
@@ -103,7 +103,9 @@ pub(crate) fn answer(call: &Call, sequence: &AtomicU64) -> Answer {
             ok(201, &json!({ "issues": issues, "errors": [] }))
         }
         "POST /rest/api/3/search/jql" => ok(200, &json!({ "issues": [], "isLast": true })),
-        "POST /rest/api/3/issue/{key}/attachments" => ok(200, &json!([])),
+        // Nothing a dry run made exists in Jira.
+        "POST /rest/api/3/issue/bulkfetch" => ok(200, &json!({ "issues": [], "issueErrors": [] })),
+        "POST /rest/api/3/issue/{issueIdOrKey}/attachments" => ok(200, &json!([])),
         _ => Answer {
             status: if call.method == reqwest::Method::PUT {
                 200

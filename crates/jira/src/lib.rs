@@ -12,8 +12,10 @@
 //!   safe, and optionally recorded; [`JiraClient::dry_run`] records without
 //!   sending.
 //! - [`body`]: the JSON bodies sent, checked in tests against Jira's OpenAPI
-//!   document.
+//!   document; Jira's answers are read as its document declares them, and
+//!   one that cannot be read is [`dtg_app::jira::JiraError::Unreadable`].
 
+mod answer;
 pub mod auth;
 pub mod body;
 mod client;
@@ -24,7 +26,7 @@ pub mod pacing;
 pub mod record;
 
 pub use auth::{Auth, RepoTokenStore, StoreFuture, TokenStore, TokenStoreError};
-pub use client::{BuildError, JiraClient, MAX_BULK, refusal};
+pub use client::{BuildError, JiraClient, MAX_BULK, MAX_FETCH, refusal};
 pub use config::{
     ATLASSIAN_API_BASE, ATLASSIAN_AUTH_BASE, JiraConfig, PacingConfig, RetryPolicy, Secret,
     WriteWindow,

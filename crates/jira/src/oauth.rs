@@ -18,6 +18,12 @@ use dtg_app::jira::{JiraError, JiraResult, Refusal};
 
 use crate::config::{JiraConfig, Secret};
 
+/// The token endpoint, as named when its answer cannot be read.
+const TOKEN_OPERATION: &str = "POST https://auth.atlassian.com/oauth/token";
+
+/// The site list, as named when its answer cannot be read.
+const RESOURCES_OPERATION: &str = "GET https://api.atlassian.com/oauth/token/accessible-resources";
+
 /// Scopes the product asks for.
 pub const SCOPES: &str = "read:jira-work write:jira-work read:jira-user offline_access";
 
@@ -48,7 +54,7 @@ pub struct OAuthTokens {
     #[serde(default)]
     pub refresh_token: Option<String>,
     /// Seconds the access token lasts.
-    #[serde(default = "default_expires_in")]
+    #[serde(default = "default_expires_in", deserialize_with = "expires_in")]
     pub expires_in: i64,
     /// Granted scopes.
     #[serde(default)]
@@ -57,6 +63,11 @@ pub struct OAuthTokens {
 
 fn default_expires_in() -> i64 {
     3600
+}
+
+/// `expires_in` as a number or a string holding one; `null` as the default.
+fn expires_in<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(crate::answer::whole(d)?.unwrap_or_else(default_expires_in))
 }
 
 impl fmt::Debug for OAuthTokens {
@@ -97,11 +108,13 @@ pub struct AccessibleResource {
     /// The cloud id (what the API base needs).
     pub id: String,
     /// Site URL (`https://example.atlassian.net`).
+    #[serde(default, deserialize_with = "crate::answer::or_default")]
     pub url: String,
     /// Site name.
+    #[serde(default, deserialize_with = "crate::answer::or_default")]
     pub name: String,
     /// Scopes granted on it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::answer::or_default")]
     pub scopes: Vec<String>,
 }
 
@@ -207,11 +220,8 @@ impl AtlassianOAuth {
             maybe_applied: true,
         })?;
         if (200..300).contains(&status) {
-            return serde_json::from_slice(&bytes).map_err(|e| JiraError::Unavailable {
-                status,
-                message: format!("the token endpoint answered something unreadable: {e}"),
-                maybe_applied: true,
-            });
+            // The old refresh token may be spent already: `maybe_applied`.
+            return crate::answer::read(TOKEN_OPERATION, &bytes, true);
         }
         let detail: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let text = |key: &str| detail.get(key).and_then(Value::as_str).unwrap_or("");
@@ -270,11 +280,7 @@ impl AtlassianOAuth {
             maybe_applied: false,
         })?;
         match status {
-            200..=299 => serde_json::from_slice(&bytes).map_err(|e| JiraError::Unavailable {
-                status,
-                message: format!("accessible resources answered something unreadable: {e}"),
-                maybe_applied: false,
-            }),
+            200..=299 => crate::answer::read(RESOURCES_OPERATION, &bytes, false),
             401 | 403 => Err(JiraError::Unauthorized(format!(
                 "Atlassian refused the access token (HTTP {status})"
             ))),

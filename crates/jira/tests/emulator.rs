@@ -51,6 +51,7 @@ fn new_issue(type_id: &str, summary: &str, ticket: &str) -> NewIssue {
         parent_key: None,
         extra_fields: BTreeMap::new(),
         properties,
+        blocked_by: None,
     }
 }
 

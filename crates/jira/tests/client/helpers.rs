@@ -217,5 +217,6 @@ pub fn issue(summary: &str) -> dtg_app::jira::NewIssue {
         parent_key: Some("PROJ-1".into()),
         extra_fields: extra,
         properties,
+        blocked_by: None,
     }
 }

@@ -1,8 +1,9 @@
 //! Each operation's request (path, query, headers, body) and how its answer
-//! is read: bulk creates mapped element by element, attachments, searches
-//! paged by token, paged reads, link direction, signing, dry runs.
+//! is read: bulk creates mapped element by element, links made at creation,
+//! attachments, searches paged by token, reads by key, paged reads, link
+//! direction, answers that cannot be read, signing, dry runs.
 
-use dtg_app::jira::{Jira, JiraError, NewLink, TICKET_PROPERTY};
+use dtg_app::jira::{BlockedBy, Fetched, Jira, JiraError, NewLink, TICKET_PROPERTY};
 use dtg_app::repo::JiraCredentials;
 use dtg_jira::{Auth, JiraClient, RecordedBody, Secret};
 use serde_json::json;
@@ -523,4 +524,276 @@ async fn a_dry_run_records_every_request_and_sends_none() {
     assert!(!printed.contains("api-token-1"));
     assert!(client.take_recorded().is_empty());
     assert_eq!(client.stats().requests_sent, 12);
+}
+
+#[tokio::test]
+async fn blocking_issues_are_linked_in_the_create_call_itself() {
+    let server = Server::start(|seen, _| {
+        if seen.path() == "/rest/api/3/issue/bulk" {
+            Reply::json(
+                201,
+                json!({ "issues": [{ "id": "1", "key": "PROJ-5" }, { "id": "2", "key": "PROJ-6" }], "errors": [] }),
+            )
+        } else {
+            Reply::json(201, json!({ "id": "3", "key": "PROJ-7" }))
+        }
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let mut linked = issue("Needs two");
+    linked.blocked_by = Some(BlockedBy {
+        type_name: "Blocks".into(),
+        keys: vec!["PROJ-1".into(), "PROJ-2".into()],
+    });
+    let mut unlinked = issue("Needs none");
+    unlinked.blocked_by = Some(BlockedBy {
+        type_name: "Blocks".into(),
+        keys: Vec::new(),
+    });
+    client.create_issue(&linked).await.unwrap();
+    client
+        .create_issues(&[linked.clone(), unlinked])
+        .await
+        .unwrap();
+    // THEN each blocker is inward ("PROJ-1 blocks the new issue"), in the
+    // single create and in the bulk create's element; no links, no `update`.
+    let links = json!({ "issuelinks": [
+        { "add": { "type": { "name": "Blocks" }, "inwardIssue": { "key": "PROJ-1" } } },
+        { "add": { "type": { "name": "Blocks" }, "inwardIssue": { "key": "PROJ-2" } } }
+    ]});
+    let single = server.seen_on("/rest/api/3/issue")[0].json();
+    assert_eq!(single["update"], links);
+    assert_eq!(single["fields"]["summary"], "Needs two");
+    let bulk = server.seen_on("/rest/api/3/issue/bulk")[0].json();
+    assert_eq!(bulk["issueUpdates"][0]["update"], links);
+    assert!(bulk["issueUpdates"][1].get("update").is_none());
+    assert!(
+        server.seen_on("/rest/api/3/issueLink").is_empty(),
+        "no separate link calls"
+    );
+}
+
+/// A bulk fetch answer with the issues of `keys` that exist, as Jira sends them.
+fn fetched(seen: &crate::helpers::Seen, exists: &[(&str, &str)]) -> serde_json::Value {
+    let asked: Vec<String> = seen.json()["issueIdsOrKeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    let issues: Vec<_> = exists
+        .iter()
+        .filter(|(id, key)| asked.iter().any(|a| a == id || a.eq_ignore_ascii_case(key)))
+        .map(|(id, key)| {
+            json!({ "id": id, "key": key, "self": "x",
+                    "fields": { "labels": ["dtg-run-1"] },
+                    "properties": { TICKET_PROPERTY: { "ticket": key } } })
+        })
+        .collect();
+    json!({ "expand": "", "issues": issues, "issueErrors": [] })
+}
+
+#[tokio::test]
+async fn fetch_issues_reads_by_key_or_id_and_names_the_missing() {
+    let server = Server::start(|seen, _| {
+        Reply::json(
+            200,
+            fetched(seen, &[("10001", "PROJ-1"), ("10003", "PROJ-3")]),
+        )
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    // WHEN three issues are asked for, one by id, one twice, one unknown
+    let asked: Vec<String> = ["PROJ-3", "PROJ-2", "10001", "proj-3"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let result = client
+        .fetch_issues(&asked, &[TICKET_PROPERTY])
+        .await
+        .unwrap();
+    // THEN the found ones come in the order asked, the unknown one is missing
+    let keys: Vec<_> = result.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["PROJ-3", "PROJ-1"]);
+    assert_eq!(result.missing, ["PROJ-2"]);
+    assert_eq!(result.issues[0].labels, ["dtg-run-1"]);
+    assert_eq!(
+        result.issues[0].properties[TICKET_PROPERTY],
+        json!({ "ticket": "PROJ-3" })
+    );
+    let sent = server.seen_on("/rest/api/3/issue/bulkfetch");
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "POST");
+    assert_eq!(
+        sent[0].json(),
+        json!({ "issueIdsOrKeys": ["PROJ-3", "PROJ-2", "10001"], "fields": ["labels"],
+                "properties": [TICKET_PROPERTY] })
+    );
+    // Nothing asked, nothing sent.
+    assert_eq!(
+        client.fetch_issues(&[], &[]).await.unwrap(),
+        Fetched::default()
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn fetch_issues_asks_a_hundred_at_a_time_and_at_most_five_properties() {
+    let server =
+        Server::start(|seen, _| Reply::json(200, fetched(seen, &[("10150", "PROJ-150")]))).await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let keys: Vec<String> = (1..=250).map(|n| format!("PROJ-{n}")).collect();
+    let result = client.fetch_issues(&keys, &[]).await.unwrap();
+    assert_eq!(result.issues.len(), 1);
+    assert_eq!(result.missing.len(), 249);
+    let sizes: Vec<usize> = server
+        .seen_on("/rest/api/3/issue/bulkfetch")
+        .iter()
+        .map(|s| s.json()["issueIdsOrKeys"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [100, 100, 50]);
+    let six = ["a", "b", "c", "d", "e", "f"];
+    assert!(matches!(
+        client.fetch_issues(&keys[..1], &six).await,
+        Err(JiraError::Refused(_))
+    ));
+    assert_eq!(server.seen().len(), 3, "refused without sending");
+}
+
+#[tokio::test]
+async fn fetch_issues_is_a_read_retried_on_5xx() {
+    let server = Server::start(|seen, before| {
+        if before.is_empty() {
+            Reply::empty(503)
+        } else {
+            Reply::json(200, fetched(seen, &[("10001", "PROJ-1")]))
+        }
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let result = client
+        .fetch_issues(&["PROJ-1".to_owned()], &[])
+        .await
+        .unwrap();
+    assert_eq!(result.issues[0].id, "10001");
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn issues_jira_could_not_return_are_asked_again_never_called_missing() {
+    // GIVEN Jira cannot return PROJ-2 the first time (a retriable error)
+    let server = Server::start(|seen, before| {
+        let mut answer = fetched(seen, &[("10001", "PROJ-1"), ("10002", "PROJ-2")]);
+        if before.is_empty() {
+            answer["issues"].as_array_mut().unwrap().truncate(1);
+            answer["issueErrors"] = json!([{ "id": "10002", "errorMessage": "Try again later" }]);
+        }
+        Reply::json(200, answer)
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let asked = vec!["PROJ-1".to_owned(), "PROJ-2".to_owned()];
+    let result = client.fetch_issues(&asked, &[]).await.unwrap();
+    // THEN it is asked again and found
+    assert_eq!(result.issues.len(), 2);
+    assert!(result.missing.is_empty());
+    assert_eq!(server.seen().len(), 2);
+
+    // GIVEN Jira never can: the fetch fails as unavailable, nothing missing
+    let server = Server::start(|_, _| {
+        Reply::json(
+            200,
+            json!({ "issues": [], "issueErrors": [{ "id": "10002", "errorMessage": "Try again later" }] }),
+        )
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let err = client.fetch_issues(&asked, &[]).await.unwrap_err();
+    assert!(
+        matches!(&err, JiraError::Unavailable { message, maybe_applied: false, .. } if message.contains("Try again later")),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 4, "the retry policy's attempts");
+}
+
+#[tokio::test]
+async fn an_issue_answered_under_another_key_is_told_apart_from_a_missing_one() {
+    // GIVEN PROJ-2 was moved to OTHER-9, and PROJ-3 does not exist
+    let server = Server::start(|seen, _| {
+        let asked = seen.json()["issueIdsOrKeys"].clone();
+        let mut issues = Vec::new();
+        for value in asked.as_array().unwrap() {
+            match value.as_str().unwrap() {
+                "PROJ-1" => issues.push(json!({ "id": "10001", "key": "PROJ-1" })),
+                "PROJ-2" => issues.push(json!({ "id": "10002", "key": "OTHER-9" })),
+                _ => {}
+            }
+        }
+        Reply::json(200, json!({ "issues": issues }))
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let asked: Vec<String> = ["PROJ-1", "PROJ-2", "PROJ-3"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let result = client.fetch_issues(&asked, &[]).await.unwrap();
+    let keys: Vec<_> = result.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(keys, ["PROJ-1", "OTHER-9"]);
+    assert_eq!(result.missing, ["PROJ-3"]);
+}
+
+#[tokio::test]
+async fn a_create_metadata_page_with_fields_and_results_is_read_once() {
+    // GIVEN a page carrying both lists Jira's document declares
+    let field = json!({ "fieldId": "summary", "key": "summary", "name": "Summary", "required": true,
+                        "operations": ["set"], "schema": { "type": "string", "system": "summary" } });
+    let page = json!({ "startAt": 0, "maxResults": 50, "total": 1, "fields": [field], "results": [field] });
+    let server = Server::start(move |_, _| Reply::json(200, page.clone())).await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let fields = client.create_fields("PROJ", "10002").await.unwrap();
+    assert_eq!(fields.len(), 1);
+    assert_eq!(fields[0].id, "summary");
+}
+
+#[tokio::test]
+async fn an_answer_the_client_cannot_read_names_the_operation_and_is_not_retried() {
+    let server = Server::start(|seen, _| match seen.path() {
+        "/rest/api/3/issue/createmeta/PROJ/issuetypes/10002" => {
+            Reply::json(200, json!({ "fields": [{ "fieldId": ["summary"] }] }))
+        }
+        "/rest/api/3/issue/bulk" => Reply::json(201, json!({ "issues": "PROJ-1" })),
+        _ => Reply::json(200, json!([1, 2])),
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let err = client.create_fields("PROJ", "10002").await.unwrap_err();
+    match &err {
+        JiraError::Unreadable {
+            operation,
+            message,
+            maybe_applied,
+        } => {
+            assert_eq!(
+                operation,
+                "GET /rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"
+            );
+            assert!(message.starts_with("fields[0]: "), "{message}");
+            assert!(!maybe_applied);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("cannot read"), "{err}");
+    // A write whose answer cannot be read was applied.
+    let err = client.create_issues(&[issue("a")]).await.unwrap_err();
+    assert!(
+        matches!(&err, JiraError::Unreadable { operation, maybe_applied: true, .. } if operation == "POST /rest/api/3/issue/bulk"),
+        "{err:?}"
+    );
+    assert!(matches!(
+        client.myself().await,
+        Err(JiraError::Unreadable { .. })
+    ));
+    // None of them was sent twice.
+    assert_eq!(server.seen().len(), 3);
 }

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dtg_app::jira::{Jira, NewLink, TICKET_PROPERTY};
+use dtg_app::jira::{BlockedBy, Jira, NewLink, TICKET_PROPERTY};
 use dtg_jira::{Auth, JiraClient, Secret};
 use serde_json::{Map, Value, json};
 
@@ -24,9 +24,10 @@ const FIXTURE: &str = concat!(
 );
 
 /// The operations whose JSON bodies the client sends.
-const OPERATIONS: [(&str, &str); 5] = [
+const OPERATIONS: [(&str, &str); 6] = [
     ("POST", "/rest/api/3/issue"),
     ("POST", "/rest/api/3/issue/bulk"),
+    ("POST", "/rest/api/3/issue/bulkfetch"),
     ("POST", "/rest/api/3/issueLink"),
     (
         "PUT",
@@ -36,7 +37,7 @@ const OPERATIONS: [(&str, &str); 5] = [
 ];
 
 /// Atlassian's document, kept in the repository (`reference/`).
-const SPEC: &str = concat!(
+pub const SPEC: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../reference/specs/jira-cloud-platform.v3.json"
 );
@@ -59,7 +60,7 @@ fn collect_refs(node: &Value, out: &mut BTreeSet<String>) {
 }
 
 /// OpenAPI 3.0 schema -> JSON Schema: `$ref`s into `definitions`, `nullable` as a `null` type.
-fn to_json_schema(node: &Value) -> Value {
+pub fn to_json_schema(node: &Value) -> Value {
     match node {
         Value::Object(map) => {
             let mut out: Map<String, Value> = map
@@ -92,6 +93,11 @@ fn resolve(spec: &Value, method: &str, path: &str) -> Value {
         !schema.is_null(),
         "{method} {path} has no JSON request body in the document"
     );
+    self_contained(spec, schema)
+}
+
+/// `schema` as JSON Schema, with every component it reaches under `definitions`.
+pub fn self_contained(spec: &Value, schema: &Value) -> Value {
     let components = &spec["components"]["schemas"];
     let mut names = BTreeSet::new();
     collect_refs(schema, &mut names);
@@ -166,7 +172,7 @@ fn operation(method: &str, url: &str) -> Option<String> {
     })
 }
 
-fn validator(schema: &Value) -> jsonschema::Validator {
+pub fn validator(schema: &Value) -> jsonschema::Validator {
     jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
         .build(schema)
@@ -190,11 +196,27 @@ async fn every_json_body_the_client_sends_matches_jiras_request_schemas() {
     bare.parent_key = None;
     bare.extra_fields.clear();
     bare.properties.clear();
+    let mut linked = issue("Linked");
+    linked.blocked_by = Some(BlockedBy {
+        type_name: "Blocks".into(),
+        keys: vec!["PROJ-1".into(), "PROJ-2".into()],
+    });
     client.create_issue(&issue("Full")).await.unwrap();
     client.create_issue(&bare).await.unwrap();
-    let many: Vec<_> = (0..50).map(|n| issue(&format!("Ticket {n}"))).collect();
+    client.create_issue(&linked).await.unwrap();
+    let mut many: Vec<_> = (0..49).map(|n| issue(&format!("Ticket {n}"))).collect();
+    many.push(linked.clone());
     client.create_issues(&many).await.unwrap();
     client.create_issues(&[bare.clone()]).await.unwrap();
+    let keys: Vec<String> = (1..=100).map(|n| format!("PROJ-{n}")).collect();
+    client
+        .fetch_issues(&keys, &[TICKET_PROPERTY])
+        .await
+        .unwrap();
+    client
+        .fetch_issues(&["10001".to_owned()], &[])
+        .await
+        .unwrap();
     client
         .link(&NewLink {
             type_name: "Blocks".into(),
@@ -222,6 +244,7 @@ async fn every_json_body_the_client_sends_matches_jiras_request_schemas() {
 
     // THEN each body is valid for its operation, and every operation was seen
     let mut covered = BTreeSet::new();
+    let mut linked_bodies = 0;
     for request in client.take_recorded() {
         let Some(body) = request.json() else { continue };
         let op = operation(&request.method, &request.url).unwrap_or_else(|| {
@@ -230,6 +253,11 @@ async fn every_json_body_the_client_sends_matches_jiras_request_schemas() {
                 request.method, request.url
             )
         });
+        if body.pointer("/update/issuelinks").is_some()
+            || body.pointer("/issueUpdates/49/update/issuelinks").is_some()
+        {
+            linked_bodies += 1;
+        }
         let validator = validator(&schemas[&op]);
         let errors: Vec<String> = validator
             .iter_errors(body)
@@ -239,6 +267,7 @@ async fn every_json_body_the_client_sends_matches_jiras_request_schemas() {
         covered.insert(op);
     }
     assert_eq!(covered.len(), OPERATIONS.len(), "covered only {covered:?}");
+    assert_eq!(linked_bodies, 2, "a single and a bulk create with links");
 }
 
 #[test]
@@ -254,6 +283,16 @@ fn the_schemas_do_refuse_bodies_jira_would_refuse() {
     assert!(
         !search.is_valid(&json!({ "jql": "project = A", "startAt": 0 })),
         "the old paging is not accepted"
+    );
+    let fetch = validator(&schemas["POST /rest/api/3/issue/bulkfetch"]);
+    assert!(
+        fetch.is_valid(
+            &json!({ "issueIdsOrKeys": ["A-1"], "fields": ["labels"], "properties": [] })
+        )
+    );
+    assert!(
+        !fetch.is_valid(&json!({ "issueKeys": ["A-1"] })),
+        "the keys go in issueIdsOrKeys"
     );
     let create = validator(&schemas["POST /rest/api/3/issue"]);
     assert!(!create.is_valid(
