@@ -1,5 +1,6 @@
 //! The client against the Jira emulator (`tests/jira-emulator`): the happy
-//! path of every operation with an API token and a personal access token,
+//! path of every operation (links made at creation and reads by key
+//! included) with an API token and a personal access token,
 //! the OAuth sign-in and a refresh after the access token expires, and the
 //! emulator's lost create answer seen as a write that may have been applied.
 
@@ -9,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dtg_app::jira::{Jira, JiraError, NewIssue, NewLink, TICKET_PROPERTY};
+use dtg_app::jira::{BlockedBy, Jira, JiraError, NewIssue, NewLink, TICKET_PROPERTY};
 use dtg_app::repo::{Repos, TokenCipher};
 use dtg_embedded::SqliteTable;
 use dtg_jira::auth::system_now;
@@ -197,6 +198,58 @@ async fn every_operation_works_against_the_emulator() {
     let by_key: BTreeMap<_, _> = found.iter().map(|f| (f.key.clone(), f)).collect();
     assert_eq!(by_key[&keys[1]].properties[TICKET_PROPERTY], json!("t-2b"));
     assert!(by_key[&keys[0]].labels.contains(&"dtg-run-7".to_owned()));
+
+    // Links made by the create call itself: both blockers inward.
+    let mut blocked = new_issue(&story, "Needs both types", "t-5");
+    blocked.blocked_by = Some(BlockedBy {
+        type_name: "Blocks".into(),
+        keys: keys.clone(),
+    });
+    let created = client.create_issue(&blocked).await.unwrap();
+    let mut in_bulk = new_issue(&story, "Needs the Article type", "t-6");
+    in_bulk.blocked_by = Some(BlockedBy {
+        type_name: "Blocks".into(),
+        keys: vec![keys[0].clone()],
+    });
+    let bulk_key = client.create_issues(&[in_bulk]).await.unwrap()[0]
+        .clone()
+        .unwrap()
+        .key;
+    let links: Vec<(String, String)> = emu
+        .links()
+        .into_iter()
+        .filter(|l| l.type_name == "Blocks")
+        .map(|l| (l.inward_key, l.outward_key))
+        .collect();
+    for (blocker, blocked) in [
+        (&keys[0], &created.key),
+        (&keys[1], &created.key),
+        (&keys[0], &bulk_key),
+    ] {
+        assert!(
+            links.contains(&(blocker.clone(), blocked.clone())),
+            "{blocker} blocks {blocked}: {links:?}"
+        );
+    }
+
+    // Read by key or id, read-after-write; unknown keys are missing.
+    let fetched = client
+        .fetch_issues(
+            &[
+                created.key.clone(),
+                keys[1].clone(),
+                created.id.clone(),
+                "DTG-9999".into(),
+            ],
+            &[TICKET_PROPERTY],
+        )
+        .await
+        .unwrap();
+    let fetched_keys: Vec<&str> = fetched.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(fetched_keys, [created.key.as_str(), keys[1].as_str()]);
+    assert_eq!(fetched.issues[0].properties[TICKET_PROPERTY], json!("t-5"));
+    assert!(fetched.issues[0].labels.contains(&"dtg-run-7".to_owned()));
+    assert_eq!(fetched.missing, ["DTG-9999"]);
 
     assert!(emu.duplicates().is_empty());
     assert_eq!(
