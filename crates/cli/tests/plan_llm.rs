@@ -45,8 +45,9 @@ fn json(out: &Output) -> Value {
 
 // GIVEN the emulator answering as OpenAI with 1,000 input and 500 output tokens a chunk
 // WHEN `dtg plan --llm openai` runs on the sample site
-// THEN every ticket is worded, ids and dependencies are the planner's, and the
-// cost is exactly chunks x (1,000 x $0.15 + 500 x $0.60) per million.
+// THEN every ticket is worded, ids and dependencies are the planner's, the
+// answer format names the chunk's and the plan's ids, and the cost is
+// exactly chunks x (1,000 x $0.15 + 500 x $0.60) per million.
 #[test]
 fn plan_with_a_model_reports_usage_and_exact_cost() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -76,6 +77,22 @@ fn plan_with_a_model_reports_usage_and_exact_cost() {
     let chunks = g["chunks"].as_array().unwrap().len() as u64;
     assert_eq!(chunks, emu.requests().len() as u64);
     assert!(emu.requests().iter().all(|r| r.schema_errors.is_empty()));
+    // The model may only answer for its chunk's tickets and suggest the plan's.
+    let plan_ids: Vec<Value> = plain["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    for r in emu.requests() {
+        let schema = r.answer_schema().unwrap();
+        let item = &schema["properties"]["tickets"]["items"]["properties"];
+        assert_eq!(item["id"]["enum"], serde_json::json!(r.ticket_ids));
+        assert_eq!(
+            item["suggested_dependencies"]["items"]["properties"]["id"]["enum"],
+            Value::Array(plan_ids.clone())
+        );
+    }
     assert_eq!(
         g["tickets_written"],
         plain["tickets"].as_array().unwrap().len()
