@@ -363,7 +363,8 @@ pub trait Jira: Send + Sync + 'static {
     /// Transport and permission failures.
     fn sprints(&self, project_key: &str) -> impl Future<Output = JiraResult<Vec<Sprint>>> + Send;
 
-    /// Creates up to 50 issues in one call; one result per issue, in order.
+    /// Creates up to 50 issues in one call (a bulk create; one issue alone
+    /// goes as a plain create); one result per issue, in order.
     ///
     /// # Errors
     /// A failure of the whole call (each element's refusal is in its result).

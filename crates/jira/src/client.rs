@@ -1003,6 +1003,15 @@ impl Jira for JiraClient {
                 fields: Default::default(),
             }));
         }
+        if let [issue] = issues {
+            // One issue goes as a plain create: the same work for Jira, and
+            // a refusal of it comes back as that element's, as in a bulk.
+            return match self.create_issue(issue).await {
+                Ok(created) => Ok(vec![Ok(created)]),
+                Err(JiraError::Refused(refusal)) => Ok(vec![Err(refusal)]),
+                Err(e) => Err(e),
+            };
+        }
         let mut call = Call::write(
             Method::POST,
             "/rest/api/3/issue/bulk".to_owned(),

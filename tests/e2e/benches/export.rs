@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 
 use dtg_app::export::{ExportSettings, LinkMode, step};
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_core::plan::Plan;
 use dtg_e2e::{
     NOW, assert_exported_exactly_once, run, scaled_sample_plan, session_ready_to_export,
 };
-use dtg_core::plan::Plan;
 use dtg_embedded::SqliteTable;
 use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
 use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
@@ -104,7 +104,9 @@ async fn export(plan: &Plan, mode: LinkMode) -> Option<Figures> {
     let mut links_at_create = 0;
     loop {
         let t = Instant::now();
-        let report = step(&repos, &jira, "bench", run("bench", NOW)).await.unwrap();
+        let report = step(&repos, &jira, "bench", run("bench", NOW))
+            .await
+            .unwrap();
         if let Some(failure) = &report.state.failure {
             eprintln!("export failed: {failure:?}");
             return None;

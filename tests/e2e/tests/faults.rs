@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use dtg_app::export::{
     ErrorCategory, ExportError, ExportFailure, ExportResults, ExportSettings, ExportState,
-    Exported, MAX_RETRIES, Phase, StepReport, results, retry_export, step,
+    Exported, LinkMode, MAX_RETRIES, Phase, StepReport, results, retry_export, step,
 };
 use dtg_app::jira::{Jira, TICKET_PROPERTY};
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos, TokenCipher};
@@ -120,11 +120,20 @@ async fn oauth_client(emu: &JiraEmulator) -> JiraClient {
 /// A Jira site without rate limits (they are not what these tests are
 /// about) and a session ready to export `plan` to it.
 async fn site(plan: &Plan) -> (JiraEmulator, SqliteTable) {
+    site_linking(plan, LinkMode::AtCreate).await
+}
+
+/// [`site`], with the dependency links sent as `mode` says.
+async fn site_linking(plan: &Plan, mode: LinkMode) -> (JiraEmulator, SqliteTable) {
     let emu = JiraEmulator::start(lagging(Config::unlimited()))
         .await
         .unwrap();
     let table = SqliteTable::open_in_memory().unwrap();
-    session_ready_to_export(&table, SESSION, plan, settings(BATCH)).await;
+    let settings = ExportSettings {
+        link_mode: mode,
+        ..settings(BATCH)
+    };
+    session_ready_to_export(&table, SESSION, plan, settings).await;
     (emu, table)
 }
 
@@ -438,10 +447,10 @@ async fn a_server_error_on_a_bulk_create_stops_the_export_as_temporary_and_the_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_on_links_stop_the_export_and_the_retry_sends_only_the_links_not_done() {
-    // GIVEN an export whose issues are all created, and three links Jira
-    // answers 502
+    // GIVEN an export whose issues are all created, its links all left for
+    // the links phase, and three links Jira answers 502
     let plan = small_plan();
-    let (emu, table) = site(&plan).await;
+    let (emu, table) = site_linking(&plan, LinkMode::Separate).await;
     let jira = client(&emu);
     let mut export = Export::new(&table);
     let report = export.until(&jira, |r| r.state.phase == Phase::Links).await;
@@ -755,9 +764,10 @@ async fn an_expired_oauth_access_token_is_refreshed_and_the_export_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoked_write_permission_stops_the_export_for_an_administrator_while_creating_and_linking()
 {
-    // GIVEN an export past its first batch of tickets
+    // GIVEN an export past its first batch of tickets, its links left for
+    // the links phase
     let plan = small_plan();
-    let (emu, table) = site(&plan).await;
+    let (emu, table) = site_linking(&plan, LinkMode::Separate).await;
     let jira = client(&emu);
     let mut export = Export::new(&table);
     export.past_first_ticket_batch(&jira).await;

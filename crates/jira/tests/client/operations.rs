@@ -84,6 +84,31 @@ async fn bulk_create_with_every_element_refused_is_a_400_mapped_per_element() {
 }
 
 #[tokio::test]
+async fn one_issue_goes_as_a_plain_create_and_its_refusal_is_its_element_result() {
+    let server = Server::start(|seen, before| {
+        assert_eq!(seen.path(), "/rest/api/3/issue");
+        if before.is_empty() {
+            Reply::json(201, json!({ "id": "10001", "key": "PROJ-1", "self": "x" }))
+        } else {
+            Reply::json(
+                400,
+                json!({ "errorMessages": [], "errors": { "priority": "not on the screen" } }),
+            )
+        }
+    })
+    .await;
+    let client = JiraClient::new(config(&server.url), auth()).unwrap();
+    let made = client.create_issues(&[issue("a")]).await.unwrap();
+    assert_eq!(made[0].as_ref().unwrap().key, "PROJ-1");
+    let refused = client.create_issues(&[issue("b")]).await.unwrap();
+    assert_eq!(
+        refused[0].as_ref().unwrap_err().fields["priority"],
+        "not on the screen"
+    );
+    assert_eq!(server.seen_on("/rest/api/3/issue").len(), 2);
+}
+
+#[tokio::test]
 async fn bulk_create_refuses_more_than_fifty_without_sending() {
     let server = Server::start(|_, _| Reply::empty(500)).await;
     let client = JiraClient::new(config(&server.url), auth()).unwrap();
@@ -785,7 +810,10 @@ async fn an_answer_the_client_cannot_read_names_the_operation_and_is_not_retried
     }
     assert!(err.to_string().contains("cannot read"), "{err}");
     // A write whose answer cannot be read was applied.
-    let err = client.create_issues(&[issue("a")]).await.unwrap_err();
+    let err = client
+        .create_issues(&[issue("a"), issue("b")])
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, JiraError::Unreadable { operation, maybe_applied: true, .. } if operation == "POST /rest/api/3/issue/bulk"),
         "{err:?}"

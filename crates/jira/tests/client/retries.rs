@@ -59,13 +59,16 @@ async fn a_write_answered_429_is_retried_because_jira_did_not_apply_it() {
         } else {
             Reply::json(
                 201,
-                json!({ "issues": [{ "id": "1", "key": "PROJ-2" }], "errors": [] }),
+                json!({ "issues": [{ "id": "1", "key": "PROJ-2" }, { "id": "2", "key": "PROJ-3" }], "errors": [] }),
             )
         }
     })
     .await;
     let client = JiraClient::new(config(&server.url), auth()).unwrap();
-    let results = client.create_issues(&[issue("One")]).await.unwrap();
+    let results = client
+        .create_issues(&[issue("One"), issue("Two")])
+        .await
+        .unwrap();
     assert_eq!(results[0].as_ref().unwrap().key, "PROJ-2");
     assert_eq!(server.seen_on("/rest/api/3/issue/bulk").len(), 2);
 }
