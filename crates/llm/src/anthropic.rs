@@ -2,10 +2,10 @@
 //! the model is made to call (`tool_choice: tool`), and the prose comes back
 //! as that tool call's input.
 //!
-//! The system prompt is marked for prompt caching. The cached prefix is the
-//! tool, then the system prompt; since the tool's schema names the chunk's
-//! tickets ([`crate::answer::chunk_schema`]), an entry serves a chunk's
-//! second answer, not the next chunk.
+//! Nothing is marked for prompt caching: a cached prefix starts with the
+//! tools, and the tool's schema names the chunk's tickets
+//! ([`crate::answer::chunk_schema`]), so an entry would serve only a
+//! chunk's repair answer while every write costs more than plain input.
 
 use serde_json::{Value, json};
 
@@ -67,7 +67,7 @@ impl Anthropic {
             "model": self.model,
             "max_tokens": request.max_output_tokens,
             "system": [
-                { "type": "text", "text": request.system, "cache_control": { "type": "ephemeral" } }
+                { "type": "text", "text": request.system }
             ],
             "messages": [
                 { "role": "user", "content": request.user }
