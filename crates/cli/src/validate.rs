@@ -48,6 +48,7 @@ struct Summary {
     items: usize,
     errors: usize,
     warnings: usize,
+    info: usize,
 }
 
 /// Runs the command and returns its exit code.
@@ -80,6 +81,7 @@ pub fn run(args: &Args) -> Result<u8> {
                     items: report.items.len(),
                     errors,
                     warnings,
+                    info: report.infos(),
                 },
             };
             serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
@@ -98,6 +100,7 @@ const BOLD: Style = Style::new().bold();
 const DIM: Style = Style::new().dimmed();
 const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const INFO: Style = AnsiColor::Cyan.on_default();
 const OK: Style = AnsiColor::Green.on_default().bold();
 
 /// The message without the `line N: ` prefix, which the output shows apart.
@@ -133,6 +136,7 @@ pub fn human(out: &mut impl Write, report: &Report) -> Result<()> {
             let (style, label) = match f.severity {
                 Severity::Error => (ERROR, "error"),
                 Severity::Warning => (WARNING, "warning"),
+                Severity::Info => (INFO, "info"),
             };
             let place = match (&f.line, &f.column) {
                 (Some(l), Some(c)) if !c.is_empty() => format!("line {l}, {c}"),
@@ -158,16 +162,21 @@ pub fn human(out: &mut impl Write, report: &Report) -> Result<()> {
     let (errors, warnings) = report.counts();
     let items = report.items.len();
     let files = report.files.len();
+    // Notes are only counted when there are some: most uploads have none.
+    let notes = match report.infos() {
+        0 => String::new(),
+        n => format!(", {n} info"),
+    };
     writeln!(out)?;
     if errors == 0 {
         writeln!(
             out,
-            "{OK}✔ valid{OK:#}: {files} files, {items} items, {warnings} warnings"
+            "{OK}✔ valid{OK:#}: {files} files, {items} items, {warnings} warnings{notes}"
         )?;
     } else {
         writeln!(
             out,
-            "{ERROR}✖ {errors} errors{ERROR:#}, {warnings} warnings in {files} files ({items} items); fix the errors and run again"
+            "{ERROR}✖ {errors} errors{ERROR:#}, {warnings} warnings{notes} in {files} files ({items} items); fix the errors and run again"
         )?;
     }
     Ok(())

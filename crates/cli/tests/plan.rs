@@ -19,6 +19,34 @@ fn dtg(args: &[&str]) -> Output {
 }
 
 #[test]
+fn a_drupal_site_export_is_planned() {
+    // GIVEN a standard site's configuration as Drupal writes it
+    let out = dtg(&[
+        "plan",
+        "reference/drupal/drupal_standard_site",
+        "--format",
+        "json",
+    ]);
+
+    // THEN it is planned, its views with their paths in the canonical form
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let view = doc["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["items"][0] == "views.view.taxonomy_term")
+        .expect("the taxonomy term view has a ticket");
+    let html = view["description_html"].as_str().unwrap();
+    assert!(html.contains("/taxonomy/term/%"), "{html}");
+}
+
+#[test]
 fn json_is_the_exchange_format() {
     let out = dtg(&["plan", "sample_data/uwec_complete", "--format", "json"]);
     assert_eq!(

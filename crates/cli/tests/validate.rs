@@ -79,6 +79,54 @@ fn warnings_alone_exit_0() {
 }
 
 #[test]
+fn a_drupal_site_export_validates_as_drupal_writes_it() {
+    // GIVEN a standard site's configuration, with view paths as Drupal writes them
+    let out = dtg(&[
+        "validate",
+        "reference/drupal/drupal_standard_site",
+        "--format",
+        "json",
+    ]);
+
+    // THEN it has no error, and its paths raise no finding at all
+    assert_eq!(out.status.code(), Some(0));
+    let doc = json(&out);
+    assert_eq!(doc["summary"]["errors"], 0);
+    assert_eq!(doc["summary"]["info"], 0);
+    for f in doc["findings"].as_array().unwrap() {
+        assert_ne!(f["code"], "invalid_path", "{f}");
+    }
+}
+
+#[test]
+fn notes_are_shown_and_counted_but_do_not_fail() {
+    // GIVEN permissions that had to be read in Drupal's exact spelling
+    let out = dtg(&[
+        "validate",
+        "sample_data/test_cases/48_drupal_role_permissions",
+    ]);
+
+    // THEN the run succeeds, and the notes are shown and counted
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("[normalised_value]"))
+        .expect("a note line");
+    assert!(line.trim_start().starts_with("info"), "{line}");
+    assert!(text.contains("0 warnings, 2 info"), "{text}");
+    let doc = json(&dtg(&[
+        "validate",
+        "sample_data/test_cases/48_drupal_role_permissions",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(doc["summary"]["info"], 2);
+    assert_eq!(doc["summary"]["warnings"], 0);
+    assert_eq!(doc["findings"][0]["severity"], "info");
+}
+
+#[test]
 fn human_output_groups_by_file_with_line_column_and_fix() {
     let out = dtg(&["validate", "sample_data/test_cases/07_bad_machine_names"]);
     assert_eq!(out.status.code(), Some(1));

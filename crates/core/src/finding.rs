@@ -8,10 +8,13 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How bad a finding is: errors block processing, warnings do not.
+/// How bad a finding is: errors block processing, warnings and notes do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// Nothing to fix: a value was read in another form than the one written
+    /// (Drupal's own, or a tool's), and the sheet may want updating.
+    Info,
     /// Processing can go on; the user should still look.
     Warning,
     /// Processing cannot go on until the file is fixed.
@@ -21,6 +24,7 @@ pub enum Severity {
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Info => "info",
             Self::Warning => "warning",
             Self::Error => "error",
         })
@@ -142,6 +146,9 @@ codes! {
     AmbiguousLabelReference = "ambiguous_label_reference", Warning;
     /// A Drush `field:info` file whose name does not say the entity type and bundle.
     MissingBundleInFileName = "missing_bundle_in_file_name", Error;
+    /// A value written in another form than the canonical one (a view path's `{node}`
+    /// placeholder, a permission in capitals, ...) was read in the canonical form.
+    NormalisedValue = "normalised_value", Info;
 }
 
 impl fmt::Display for Code {
@@ -161,7 +168,7 @@ pub struct Finding {
     pub column: Option<String>,
     /// The offending value, where one applies.
     pub value: Option<String>,
-    /// Error or warning.
+    /// Error, warning or info.
     pub severity: Severity,
     /// Stable machine-readable code.
     pub code: Code,

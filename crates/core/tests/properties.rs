@@ -213,3 +213,130 @@ mod planner {
         }
     }
 }
+
+mod normalisers {
+    use dtg_core::csv::normalise::{Normalised, menu_link, permission, url_pattern, view_path};
+    use dtg_core::csv::registry::{base_table, display_plugin, entity_type, field_type};
+    use dtg_core::csv::values::parse_bool;
+    use proptest::prelude::*;
+
+    /// Text built from what paths, links, permissions and labels are made of.
+    fn valueish() -> impl Strategy<Value = String> {
+        let atoms = prop::sample::select(vec![
+            "/",
+            "//",
+            "%",
+            "%1",
+            "{",
+            "}",
+            "{node}",
+            "node",
+            "admin",
+            "taxonomy/term",
+            " ",
+            "  ",
+            "?",
+            "#",
+            "<",
+            ">",
+            "<front>",
+            "<Front>",
+            "internal:",
+            "entity:",
+            "route:",
+            "base:",
+            "https:",
+            "HTTPS://",
+            "mailto:",
+            "www.",
+            ".org",
+            ":",
+            "1",
+            "é",
+            "İ",
+            "[",
+            "]",
+            "[node:title]",
+            "_",
+            "-",
+            ".",
+            "Content",
+            "Taxonomy term",
+            "canonical_entities:",
+            "field_item:",
+            "Text (plain)",
+            "String",
+            "page_1",
+            "default",
+            "Page",
+            "Log entries",
+            "Access",
+            "access content",
+            "\t",
+            "\u{a0}",
+            "✔",
+            "On",
+        ]);
+        prop::collection::vec(atoms, 0..12).prop_map(|v| v.concat())
+    }
+
+    fn any_value() -> impl Strategy<Value = String> {
+        prop_oneof![valueish(), any::<String>()]
+    }
+
+    /// Read again, a normalised value comes back unchanged and without a note.
+    fn settled(n: &Normalised) -> Normalised {
+        Normalised {
+            value: n.value.clone(),
+            note: None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn view_paths_settle_in_one_step(raw in any_value()) {
+            if let Ok(n) = view_path(&raw) {
+                prop_assert!(n.value.starts_with('/'), "{:?}", n);
+                prop_assert!(!n.value.contains("//"), "{:?}", n);
+                prop_assert_eq!(view_path(&n.value), Ok(settled(&n)));
+            }
+        }
+
+        #[test]
+        fn menu_links_settle_in_one_step(raw in any_value()) {
+            if let Ok(n) = menu_link(&raw) {
+                prop_assert_eq!(menu_link(&n.value), Ok(settled(&n)));
+            }
+        }
+
+        #[test]
+        fn permissions_settle_in_one_step(raw in any_value()) {
+            let n = permission(&raw);
+            prop_assert_eq!(permission(&n.value), settled(&n));
+        }
+
+        #[test]
+        fn url_patterns_settle_in_one_step(raw in any_value()) {
+            if let Ok(n) = url_pattern(&raw) {
+                prop_assert_eq!(url_pattern(&n.value), Ok(settled(&n)));
+            }
+        }
+
+        #[test]
+        fn labels_and_machine_names_settle_in_one_step(raw in any_value()) {
+            if let Some(t) = entity_type(&raw) {
+                prop_assert_eq!(entity_type(t), Some(t));
+            }
+            let f = field_type(&raw);
+            prop_assert_eq!(field_type(&f), f.clone());
+            let b = base_table(&raw);
+            prop_assert_eq!(base_table(&b), b.clone());
+            if let Some(d) = display_plugin(&raw).filter(|d| !d.is_empty()) {
+                prop_assert_eq!(display_plugin(d), Some(d));
+            }
+            let _ = parse_bool(&raw);
+        }
+    }
+}

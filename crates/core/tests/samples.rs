@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use dtg_core::csv::CsvType;
 use dtg_core::{Code, ItemData, Severity};
 
-use common::{sample, drupal, validate_dir};
+use common::{drupal, sample, validate_dir};
 
 #[test]
 fn uwec_complete_is_valid_and_complete() {
@@ -116,6 +116,72 @@ fn drupal_standard_profile_has_only_its_known_warnings() {
             .count();
         assert_eq!(n as u64, count.as_u64().unwrap(), "{ty}");
     }
+}
+
+#[test]
+fn drupal_standard_site_as_drupal_writes_it_has_no_error() {
+    // GIVEN a fresh standard install, written as Drupal writes its values
+    // (view paths without their leading slash, `taxonomy/term/%`, two page displays on a view)
+    let report = validate_dir(&drupal("drupal_standard_site"));
+
+    // THEN nothing blocks processing, and nothing is reported but the known quirks
+    let findings: BTreeSet<(String, Code, Option<u32>)> = report
+        .findings
+        .iter()
+        .map(|f| (f.file.clone(), f.code, f.line))
+        .collect();
+    let expected: BTreeSet<(String, Code, Option<u32>)> = [
+        // comment_body lives on the comment module's bundle, which no file defines
+        ("fields.csv", Code::UnknownBundleReference, Some(3)),
+        // the `comment` field type comes from the comment module
+        ("fields.csv", Code::UnknownFieldType, Some(10)),
+        ("menus.csv", Code::NoDataRows, None),
+    ]
+    .into_iter()
+    .map(|(f, c, l)| (f.to_owned(), c, l))
+    .collect();
+    assert_eq!(findings, expected, "{:#?}", report.findings);
+    assert!(!report.has_errors());
+
+    // AND every item of Drupal's config comes out, in Drupal's counts
+    let oracle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(drupal("drupal_standard_site").join("oracle.json")).unwrap(),
+    )
+    .unwrap();
+    let keys: BTreeSet<&str> = report.items.iter().map(|i| i.key.as_str()).collect();
+    for item in oracle["items"].as_array().unwrap() {
+        let item = item.as_str().unwrap();
+        assert!(keys.contains(item), "{item} not produced");
+    }
+    for (ty, count) in oracle["counts"].as_object().unwrap() {
+        let n = report
+            .items
+            .iter()
+            .filter(|i| i.csv_type.as_str() == ty)
+            .count();
+        assert_eq!(n as u64, count.as_u64().unwrap(), "{ty}");
+    }
+
+    // AND view paths are read in the canonical form, placeholders kept
+    let view = |name: &str| {
+        report
+            .items
+            .iter()
+            .find_map(|i| match &i.data {
+                ItemData::View(v) if v.machine_name == name => Some(v),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("view {name}"))
+    };
+    assert_eq!(view("frontpage").path.as_deref(), Some("/node"));
+    assert_eq!(view("content").path.as_deref(), Some("/admin/content/node"));
+    assert_eq!(
+        view("taxonomy_term").path.as_deref(),
+        Some("/taxonomy/term/%")
+    );
+    // AND a view with two page displays keeps both
+    assert_eq!(view("comment").displays, ["page", "page"]);
+    assert_eq!(view("files").displays, ["page", "page"]);
 }
 
 /// What must agree between the dialects for one item.

@@ -11,6 +11,7 @@ use crate::item::{
 };
 
 use super::FileInfo;
+use super::normalise;
 use super::record::{Cell, Record};
 use super::registry::{self, CsvType, Dialect, lookup};
 use super::values::{
@@ -90,8 +91,8 @@ impl<'a> Row<'a> {
                 to,
                 Code::InvalidBoolean,
                 format!(
-                    "{column} '{}' is not a yes/no value; use true/false, yes/no, 1/0, y/n, or x \
-                     for yes",
+                    "{column} '{}' is not a yes/no value; use true/false, yes/no, 1/0, y/n, \
+                     on/off, or x for yes",
                     preview(value)
                 ),
             );
@@ -122,11 +123,21 @@ impl<'a> Row<'a> {
         self.text(to).map(split_list).unwrap_or_default()
     }
 
-    fn choice(&mut self, to: &str, allowed: &[&str]) -> Option<String> {
+    /// A value out of a fixed list, in any case, or one of its other spellings
+    /// (`aliases`: lower-case spelling and the value it means).
+    fn choice(
+        &mut self,
+        to: &str,
+        allowed: &[&str],
+        aliases: &[(&str, &'static str)],
+    ) -> Option<String> {
         let value = self.text(to)?;
         let lower = value.to_lowercase();
         if allowed.contains(&lower.as_str()) {
             return Some(lower);
+        }
+        if let Some(mapped) = lookup(aliases, value) {
+            return Some(mapped.to_owned());
         }
         let column = self.column_name(self.record.cell(to), to);
         self.report(
@@ -273,12 +284,11 @@ fn bundle_name(row: &mut Row<'_>) -> Option<String> {
 
 fn content_type(row: &mut Row<'_>) -> Option<Built> {
     let (m, label) = (bundle_name(row), label(row));
-    let preview_mode = match row.text("preview_mode") {
-        Some("0") => Some("disabled".to_owned()),
-        Some("1") => Some("optional".to_owned()),
-        Some("2") => Some("required".to_owned()),
-        _ => row.choice("preview_mode", registry::PREVIEW_MODES),
-    };
+    let preview_mode = row.choice(
+        "preview_mode",
+        registry::PREVIEW_MODES,
+        registry::PREVIEW_MODE_ALIASES,
+    );
     let menus = row.list("menus");
     for menu in &menus {
         row.check_machine_name("menus", menu, Some(MACHINE_NAME_MAX), true);
@@ -301,14 +311,15 @@ fn content_type(row: &mut Row<'_>) -> Option<Built> {
 fn field(row: &mut Row<'_>) -> Option<Built> {
     let entity_type = row.required("entity_type").map(str::to_owned);
     let entity_type = entity_type.and_then(|e| {
-        if registry::ENTITY_TYPES.contains(&e.as_str()) {
-            Some(e)
+        if let Some(known) = registry::entity_type(&e) {
+            Some(known.to_owned())
         } else {
             row.report(
                 "entity_type",
                 Code::UnknownEntityType,
                 format!(
-                    "entity_type '{}' is not one of: {}",
+                    "entity_type '{}' is not one of: {} (or their labels, such as Content or \
+                     Taxonomy term)",
                     preview(&e),
                     registry::ENTITY_TYPES.join(", ")
                 ),
@@ -319,15 +330,7 @@ fn field(row: &mut Row<'_>) -> Option<Built> {
     let bundle = row.machine_name("bundle", Some(MACHINE_NAME_MAX), false);
     let field_name = row.machine_name("field_name", Some(MACHINE_NAME_MAX), false);
     let label = label(row);
-    let field_type = row.required("field_type").map(|t| {
-        if registry::FIELD_TYPES.contains(&t) {
-            t.to_owned()
-        } else if let Some(m) = lookup(registry::FIELD_TYPE_LABELS, t) {
-            m.to_owned()
-        } else {
-            t.to_owned()
-        }
-    });
+    let field_type = row.required("field_type").map(registry::field_type);
     if let Some(t) = &field_type
         && !registry::FIELD_TYPES.contains(&t.as_str())
     {
@@ -368,7 +371,20 @@ fn field(row: &mut Row<'_>) -> Option<Built> {
         "entity_reference" | "entity_reference_revisions"
     );
     let is_list = field_type.starts_with("list_");
-    let mut target_type = row.owned("target_type");
+    // Entity type ids are lower-case: `File` can only mean `file`, `Content` is `node`.
+    let mut target_type = row.text("target_type").map(|t| {
+        registry::entity_type(t).map_or_else(
+            || {
+                let lower = t.to_lowercase();
+                if is_machine_name(&lower, false) {
+                    lower
+                } else {
+                    t.to_owned()
+                }
+            },
+            str::to_owned,
+        )
+    });
     if let Some(t) = target_type.clone()
         && !row.check_machine_name("target_type", &t, None, false)
     {
@@ -466,7 +482,11 @@ fn field(row: &mut Row<'_>) -> Option<Built> {
 
 fn vocabulary(row: &mut Row<'_>) -> Option<Built> {
     let (m, label) = (bundle_name(row), label(row));
-    let hierarchy = row.choice("hierarchy", registry::HIERARCHIES);
+    let hierarchy = row.choice(
+        "hierarchy",
+        registry::HIERARCHIES,
+        registry::HIERARCHY_ALIASES,
+    );
     let data = Vocabulary {
         machine_name: m?,
         hierarchy,
@@ -481,29 +501,18 @@ fn vocabulary(row: &mut Row<'_>) -> Option<Built> {
 
 fn view(row: &mut Row<'_>) -> Option<Built> {
     let (m, label) = (row.machine_name("machine_name", None, false), label(row));
-    let base_table = row.text("base_table").map_or_else(
-        || "node_field_data".to_owned(),
-        |t| {
-            lookup(registry::BASE_TABLE_LABELS, t)
-                .unwrap_or(t)
-                .to_owned()
-        },
-    );
+    let base_table = row
+        .text("base_table")
+        .map_or_else(|| "node_field_data".to_owned(), registry::base_table);
     let bundles = row.list("bundles");
     for b in &bundles {
         row.check_machine_name("bundles", b, Some(MACHINE_NAME_MAX), false);
     }
     let mut displays = Vec::new();
     for d in row.list("displays") {
-        let known = registry::DISPLAY_TYPES.contains(&d.as_str());
-        let mapped = if known {
-            Some(d.clone())
-        } else {
-            lookup(registry::DISPLAY_PLUGIN_LABELS, &d).map(str::to_owned)
-        };
-        match mapped {
-            Some(m) if m.is_empty() => {}
-            Some(m) if registry::DISPLAY_TYPES.contains(&m.as_str()) => displays.push(m),
+        match registry::display_plugin(&d) {
+            Some("") => {}
+            Some(m) if registry::DISPLAY_TYPES.contains(&m) => displays.push(m.to_owned()),
             _ => {
                 // Spec Tool labels were already reported as unknown labels.
                 if row.record.sheet.dialect == Dialect::Canonical {
@@ -522,20 +531,31 @@ fn view(row: &mut Row<'_>) -> Option<Built> {
             }
         }
     }
-    let path = row.owned("path");
-    if let Some(p) = &path
-        && !p.starts_with('/')
-    {
-        row.report(
-            "path",
-            Code::InvalidPath,
-            format!(
-                "path '{}' must start with /, e.g. /{}",
-                preview(p),
-                p.trim_start_matches('/')
-            ),
-        );
-    }
+    // Drupal writes a view's path without its leading slash (`admin/content/node`).
+    let path = row.text("path").map(|p| match normalise::view_path(p) {
+        Ok(n) => {
+            if let Some(note) = n.note {
+                row.report(
+                    "path",
+                    Code::NormalisedValue,
+                    format!(
+                        "path '{}' is read as {}: {note}",
+                        preview(p),
+                        preview(&n.value)
+                    ),
+                );
+            }
+            n.value
+        }
+        Err(problem) => {
+            row.report(
+                "path",
+                Code::InvalidPath,
+                format!("path '{}' {problem}", preview(p)),
+            );
+            p.to_owned()
+        }
+    });
     let items_per_page = row.int("items_per_page").and_then(|n| {
         u32::try_from(n).ok().or_else(|| {
             row.report(
@@ -555,7 +575,9 @@ fn view(row: &mut Row<'_>) -> Option<Built> {
         items_per_page,
         exposed_filters: row.list("exposed_filters"),
         sort: row.owned("sort"),
-        access_permission: row.owned("access_permission"),
+        access_permission: row
+            .text("access_permission")
+            .map(|p| permission(row, "access_permission", p)),
     };
     Some((
         format!("views.view.{}", data.machine_name),
@@ -575,42 +597,40 @@ fn menu(row: &mut Row<'_>) -> Option<Built> {
     ))
 }
 
-/// Whether a menu link target is something Drupal's link field accepts.
-fn is_valid_link(link: &str) -> bool {
-    const SCHEMES: &[&str] = &[
-        "internal:/",
-        "entity:",
-        "route:",
-        "base:",
-        "http://",
-        "https://",
-        "mailto:",
-        "tel:",
-    ];
-    (link.starts_with('/') && !link.starts_with("//"))
-        || link.starts_with('#')
-        || link.starts_with('?')
-        || SCHEMES.iter().any(|s| link.starts_with(s))
-        || matches!(link, "<front>" | "<nolink>" | "<none>" | "<button>")
+/// A permission name as Drupal spells it, with a note when it was written otherwise.
+fn permission(row: &mut Row<'_>, to: &str, raw: &str) -> String {
+    let n = normalise::permission(raw);
+    if let Some(note) = n.note {
+        row.report_value(
+            to,
+            Code::NormalisedValue,
+            Some(raw),
+            format!(
+                "permission '{}' is read as '{}': {note}; check it against the site's list \
+                 (People › Permissions)",
+                preview(raw),
+                preview(&n.value)
+            ),
+        );
+    }
+    n.value
 }
 
 fn menu_link(row: &mut Row<'_>) -> Option<Built> {
     let menu = row.machine_name("menu", Some(MACHINE_NAME_MAX), true);
     let title = row.required("title").map(str::to_owned);
-    let link = row.required("link").map(str::to_owned);
-    if let Some(l) = &link
-        && !is_valid_link(l)
-    {
-        row.report(
-            "link",
-            Code::InvalidPath,
-            format!(
-                "link '{}' must be a path starting with / (e.g. /admissions), a full URL \
-                 (https://...), or <front> / <nolink>",
-                preview(l)
-            ),
-        );
-    }
+    // Drupal stores links as URIs (`internal:/node/1`, `entity:node/1`, `route:<nolink>`).
+    let link = row.required("link").map(|l| match normalise::menu_link(l) {
+        Ok(n) => n.value,
+        Err(problem) => {
+            row.report(
+                "link",
+                Code::InvalidPath,
+                format!("link '{}' {problem}", preview(l)),
+            );
+            l.to_owned()
+        }
+    });
     let data = MenuLink {
         menu: menu?,
         title: title?,
@@ -632,9 +652,18 @@ fn menu_link(row: &mut Row<'_>) -> Option<Built> {
 
 fn role(row: &mut Row<'_>) -> Option<Built> {
     let (m, label) = (row.machine_name("machine_name", None, false), label(row));
+    // Drush and people copying from it join permissions with commas; no
+    // Drupal permission name holds one.
+    let permissions: Vec<String> = row
+        .text("permissions")
+        .map(|p| split_on(p, &[';', '|', '\n', '\r', ',']))
+        .unwrap_or_default()
+        .iter()
+        .map(|p| permission(row, "permissions", p))
+        .collect();
     let data = Role {
         machine_name: m?,
-        permissions: row.list("permissions"),
+        permissions,
         is_admin: row.bool("is_admin").unwrap_or(false),
     };
     Some((
@@ -648,11 +677,16 @@ fn media_type(row: &mut Row<'_>) -> Option<Built> {
     let (m, label) = (bundle_name(row), label(row));
     let source = if row.record.sheet.dialect == Dialect::Canonical {
         row.required("source")
-            .and_then(|_| row.choice("source", registry::MEDIA_SOURCES))
     } else {
         row.text("source")
-            .and_then(|_| row.choice("source", registry::MEDIA_SOURCES))
-    };
+    }
+    .and_then(|_| {
+        row.choice(
+            "source",
+            registry::MEDIA_SOURCES,
+            registry::MEDIA_SOURCE_LABELS,
+        )
+    });
     let source_field = row.owned("source_field");
     if let Some(f) = source_field.clone() {
         row.check_machine_name("source_field", &f, Some(MACHINE_NAME_MAX), false);
@@ -734,13 +768,30 @@ fn image_style(row: &mut Row<'_>) -> Option<Built> {
 
 fn workflow(row: &mut Row<'_>) -> Option<Built> {
     let (m, label) = (row.machine_name("machine_name", None, false), label(row));
-    let workflow_type = row
-        .owned("type")
-        .unwrap_or_else(|| "content_moderation".to_owned());
+    let workflow_type = row.text("type").map_or_else(
+        || "content_moderation".to_owned(),
+        |t| {
+            let lower = t.to_lowercase();
+            if is_machine_name(&lower, false) {
+                lower
+            } else {
+                lookup(registry::WORKFLOW_TYPE_LABELS, t)
+                    .map_or_else(|| t.to_owned(), str::to_owned)
+            }
+        },
+    );
     let states = row.list("states");
     for s in &states {
         row.check_machine_name("states", s, None, false);
     }
+    // A state named in another case (`Draft`) is the state (`draft`).
+    let state = |name: &str| {
+        states
+            .iter()
+            .find(|s| s.as_str() == name)
+            .or_else(|| states.iter().find(|s| s.eq_ignore_ascii_case(name)))
+            .cloned()
+    };
     let mut transitions = Vec::new();
     for t in row.list("transitions") {
         let parts: Vec<&str> = t
@@ -749,15 +800,23 @@ fn workflow(row: &mut Row<'_>) -> Option<Built> {
             .collect();
         match parts.as_slice() {
             [from, to] if !from.is_empty() && !to.is_empty() => {
-                let unknown: Vec<&str> = [*from, *to]
-                    .into_iter()
-                    .filter(|s| !states.iter().any(|x| x == s))
+                // Drupal's transitions have several from states: `draft,published>published`.
+                let froms = split_on(from, &[',']);
+                let tos = split_on(to, &[',']);
+                let unknown: Vec<&str> = froms
+                    .iter()
+                    .chain(&tos)
+                    .map(String::as_str)
+                    .filter(|s| state(s).is_none())
                     .collect();
                 if unknown.is_empty() {
-                    transitions.push(Transition {
-                        from: (*from).to_owned(),
-                        to: (*to).to_owned(),
-                    });
+                    for f in &froms {
+                        for t in &tos {
+                            if let (Some(from), Some(to)) = (state(f), state(t)) {
+                                transitions.push(Transition { from, to });
+                            }
+                        }
+                    }
                 } else {
                     row.report_value(
                         "transitions",
@@ -785,7 +844,10 @@ fn workflow(row: &mut Row<'_>) -> Option<Built> {
     }
     let mut bundles = Vec::new();
     for b in row.list("bundles") {
-        let (entity_type, bundle) = b.split_once('.').unwrap_or(("node", &b));
+        let (entity_type, bundle) = b
+            .split_once(['.', ':'])
+            .map_or(("node", b.as_str()), |(e, b)| (e.trim(), b.trim()));
+        let entity_type = registry::entity_type(entity_type).unwrap_or(entity_type);
         if row.check_machine_name("bundles", bundle, Some(MACHINE_NAME_MAX), false)
             && row.check_machine_name("bundles", entity_type, None, false)
         {
@@ -810,32 +872,28 @@ fn workflow(row: &mut Row<'_>) -> Option<Built> {
 }
 
 fn url_pattern(row: &mut Row<'_>) -> Option<Built> {
-    let entity_type = row.machine_name("entity_type", None, false);
+    // Pathauto writes the type as `canonical_entities:node`; people write `Content`.
+    let entity_type = match row.text("entity_type").and_then(registry::entity_type) {
+        Some(known) => Some(known.to_owned()),
+        None => row.machine_name("entity_type", None, false),
+    };
     let bundle = row.machine_name("bundle", Some(MACHINE_NAME_MAX), false);
-    let pattern = row.required("pattern").map(str::to_owned);
-    if let Some(p) = &pattern {
-        let opens = p.matches('[').count();
-        let closes = p.matches(']').count();
-        let problem = if opens != closes {
-            Some("has unbalanced [ ] brackets")
-        } else if opens == 0 {
-            Some("has no [token], so every item would get the same alias")
-        } else if p.contains(char::is_whitespace) {
-            Some("contains spaces")
-        } else {
-            None
-        };
-        if let Some(problem) = problem {
-            row.report(
-                "pattern",
-                Code::InvalidPattern,
-                format!(
-                    "pattern '{}' {problem}; write e.g. /news/[node:title]",
-                    preview(p)
-                ),
-            );
-        }
-    }
+    let pattern = row
+        .required("pattern")
+        .map(|p| match normalise::url_pattern(p) {
+            Ok(n) => n.value,
+            Err(problem) => {
+                row.report(
+                    "pattern",
+                    Code::InvalidPattern,
+                    format!(
+                        "pattern '{}' {problem}; write e.g. /news/[node:title]",
+                        preview(p)
+                    ),
+                );
+                p.to_owned()
+            }
+        });
     let data = UrlPattern {
         entity_type: entity_type?,
         bundle: bundle?,
@@ -847,7 +905,11 @@ fn url_pattern(row: &mut Row<'_>) -> Option<Built> {
 
 fn module(row: &mut Row<'_>) -> Option<Built> {
     let m = row.machine_name("machine_name", None, false)?;
-    let project_type = row.choice("project_type", registry::PROJECT_TYPES);
+    let project_type = row.choice(
+        "project_type",
+        registry::PROJECT_TYPES,
+        registry::PROJECT_TYPE_ALIASES,
+    );
     let label = row.owned("name").unwrap_or_else(|| m.clone());
     let data = Module {
         machine_name: m,

@@ -11,6 +11,7 @@ pub(crate) mod build;
 pub(crate) mod checks;
 pub mod detect;
 pub(crate) mod dialect;
+pub mod normalise;
 pub mod read;
 pub mod record;
 pub mod registry;
@@ -18,7 +19,7 @@ pub mod values;
 
 use serde::{Deserialize, Serialize};
 
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, Severity};
 use crate::item::ConfigItem;
 
 pub use detect::{Detection, detect};
@@ -120,11 +121,24 @@ impl Report {
         self.findings.iter().any(Finding::is_error)
     }
 
-    /// Number of findings of each severity: (errors, warnings).
+    /// Number of errors and of warnings: (errors, warnings). Notes (severity
+    /// `info`) are in neither; [`Report::infos`] counts them.
     #[must_use]
     pub fn counts(&self) -> (usize, usize) {
-        let errors = self.findings.iter().filter(|f| f.is_error()).count();
-        (errors, self.findings.len() - errors)
+        (self.count(Severity::Error), self.count(Severity::Warning))
+    }
+
+    /// Number of notes: values read in another form than the one written.
+    #[must_use]
+    pub fn infos(&self) -> usize {
+        self.count(Severity::Info)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
     }
 }
 

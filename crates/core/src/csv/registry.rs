@@ -857,6 +857,89 @@ pub const ENTITY_TYPES: &[&str] = &[
     "paragraph",
     "block_content",
     "comment",
+    "contact_message",
+];
+
+/// Entity type labels, as Drupal shows them (lower-case), and their machine names.
+pub const ENTITY_TYPE_LABELS: &[(&str, &str)] = &[
+    ("content", "node"),
+    ("content item", "node"),
+    ("taxonomy term", "taxonomy_term"),
+    ("term", "taxonomy_term"),
+    ("user", "user"),
+    ("media", "media"),
+    ("media item", "media"),
+    ("paragraph", "paragraph"),
+    ("paragraphs", "paragraph"),
+    ("content block", "block_content"),
+    ("custom block", "block_content"),
+    ("block content", "block_content"),
+    ("comment", "comment"),
+    ("contact message", "contact_message"),
+];
+
+/// The entity type machine name a cell means: the machine name in any case
+/// (`Node`), Drupal's label (`Content`, `Taxonomy term`, `Content block`), or
+/// Pathauto's pattern type (`canonical_entities:node`). `None` for anything else.
+#[must_use]
+pub fn entity_type(value: &str) -> Option<&'static str> {
+    let value = value.trim();
+    let value = value
+        .get(..19)
+        .filter(|p| p.eq_ignore_ascii_case("canonical_entities:"))
+        .map_or(value, |_| &value[19..]);
+    let lower = value.to_ascii_lowercase();
+    ENTITY_TYPES
+        .iter()
+        .find(|t| **t == lower)
+        .copied()
+        .or_else(|| lookup(ENTITY_TYPE_LABELS, value))
+}
+
+/// The field type a cell means: a machine name in any case, with or without
+/// Drupal's typed-data prefix (`field_item:string`), or a Spec Tool / Field UI
+/// label (`Text (plain)`). A type the registry does not know is kept as
+/// written (lower-cased when it is a machine name in capitals).
+#[must_use]
+pub fn field_type(value: &str) -> String {
+    let value = value.trim();
+    let bare = value
+        .get(..11)
+        .filter(|p| p.eq_ignore_ascii_case("field_item:"))
+        .map_or(value, |_| &value[11..])
+        .trim();
+    let lower = bare.to_lowercase();
+    if FIELD_TYPES.contains(&lower.as_str()) {
+        return lower;
+    }
+    if let Some(m) = lookup(FIELD_TYPE_LABELS, bare) {
+        return m.to_owned();
+    }
+    if super::values::is_machine_name(&lower, false) {
+        lower
+    } else {
+        value.to_owned()
+    }
+}
+
+/// The base table a cell means: the table in any case, or its label
+/// (`Content`, `Taxonomy terms`, `Log entries`); anything else as written.
+#[must_use]
+pub fn base_table(value: &str) -> String {
+    let value = value.trim();
+    let lower = value.to_ascii_lowercase();
+    if BASE_TABLES.iter().any(|(t, _)| *t == lower) || KNOWN_TABLES.contains(&lower.as_str()) {
+        return lower;
+    }
+    lookup(BASE_TABLE_LABELS, value).map_or_else(|| value.to_owned(), str::to_owned)
+}
+
+/// Media source plugin labels, as Drupal shows them (lower-case), and their ids.
+pub const MEDIA_SOURCE_LABELS: &[(&str, &str)] = &[
+    ("audio file", "audio_file"),
+    ("video file", "video_file"),
+    ("remote video", "oembed:video"),
+    ("oembed video", "oembed:video"),
 ];
 
 /// Media source plugins.
@@ -877,7 +960,38 @@ pub const DISPLAY_TYPES: &[&str] = &[
     "attachment",
     "entity_reference",
     "rest_export",
+    "embed",
 ];
+
+/// The display plugin a cell means: the plugin id in any case (`Page`), its
+/// label (`REST export`), or a display id as Views names displays
+/// (`page_1`, `feed_2`); `""` for the default display every view has.
+#[must_use]
+pub fn display_plugin(value: &str) -> Option<&'static str> {
+    let lower = value.trim().to_lowercase();
+    let known = |v: &str| {
+        DISPLAY_TYPES
+            .iter()
+            .chain(DISPLAY_PLUGIN_LABELS.iter().map(|(_, t)| t))
+            .find(|t| !t.is_empty() && **t == v)
+            .copied()
+    };
+    if let Some(t) = known(&lower) {
+        return Some(t);
+    }
+    if let Some(t) = lookup(DISPLAY_PLUGIN_LABELS, value) {
+        return Some(t);
+    }
+    let (base, number) = lower.rsplit_once('_')?;
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    if base == "default" {
+        Some("")
+    } else {
+        known(base)
+    }
+}
 
 /// Image effects (`name:arguments`), by their short names.
 pub const IMAGE_EFFECTS: &[&str] = &[
@@ -894,11 +1008,22 @@ pub const IMAGE_EFFECTS: &[&str] = &[
 /// Content preview modes.
 pub const PREVIEW_MODES: &[&str] = &["optional", "required", "disabled"];
 
+/// Preview modes as Drupal stores them (`DRUPAL_DISABLED` is 0, ...).
+pub const PREVIEW_MODE_ALIASES: &[(&str, &str)] =
+    &[("0", "disabled"), ("1", "optional"), ("2", "required")];
+
 /// Vocabulary hierarchies.
 pub const HIERARCHIES: &[&str] = &["flat", "single", "multiple"];
 
+/// Hierarchies as Drupal numbers them (`VocabularyInterface::HIERARCHY_*`).
+pub const HIERARCHY_ALIASES: &[(&str, &str)] = &[("0", "flat"), ("1", "single"), ("2", "multiple")];
+
 /// Module project types.
 pub const PROJECT_TYPES: &[&str] = &["core", "contrib", "custom"];
+
+/// Project types in the words drupal.org and Drush use.
+pub const PROJECT_TYPE_ALIASES: &[(&str, &str)] =
+    &[("contributed", "contrib"), ("drupal core", "core")];
 
 /// Base tables and the entity types whose bundles they list.
 const BASE_TABLES: &[(&str, &str)] = &[
@@ -911,6 +1036,9 @@ const BASE_TABLES: &[(&str, &str)] = &[
     ("comment_field_data", "comment"),
     ("paragraphs_item_field_data", "paragraph"),
 ];
+
+/// Base tables of core views that list no bundles.
+const KNOWN_TABLES: &[&str] = &["file_managed", "watchdog"];
 
 /// The entity type a view's base table lists, when the table is known.
 #[must_use]
@@ -967,8 +1095,14 @@ pub const BASE_TABLE_LABELS: &[(&str, &str)] = &[
     ("taxonomy terms", "taxonomy_term_field_data"),
     ("custom block", "block_content_field_data"),
     ("comments", "comment_field_data"),
+    ("comment", "comment_field_data"),
     ("log entries", "watchdog"),
     ("paragraphs", "paragraphs_item_field_data"),
+    ("paragraph", "paragraphs_item_field_data"),
+    ("user", "users_field_data"),
+    ("file", "file_managed"),
+    ("taxonomy term", "taxonomy_term_field_data"),
+    ("content block", "block_content_field_data"),
 ];
 
 /// Human display-plugin labels (lower-case) and their plugins; `default` is the

@@ -19,19 +19,21 @@ pub fn preview(value: &str) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotABoolean;
 
-/// Parses a boolean cell: `1/0, true/false, yes/no, y/n, x` (case-insensitive).
-/// Blank is `Ok(None)`.
+/// Parses a boolean cell: `1/0, true/false, yes/no, y/n, x` (case-insensitive),
+/// `on/off` (YAML's other booleans, which Drupal's YAML reader also takes),
+/// and the check marks Drush and spreadsheets write (`✔`, `✓`, `☑` for yes,
+/// `✗`, `✘`, `☐` for no). Blank is `Ok(None)`.
 ///
 /// # Errors
 /// [`NotABoolean`] for anything else.
 pub fn parse_bool(value: &str) -> Result<Option<bool>, NotABoolean> {
-    let v = value.trim();
+    let v = value.trim().trim_end_matches('\u{fe0f}');
     if v.is_empty() {
         return Ok(None);
     }
     match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "y" | "x" => Ok(Some(true)),
-        "0" | "false" | "no" | "n" => Ok(Some(false)),
+        "1" | "true" | "yes" | "y" | "x" | "on" | "✔" | "✓" | "☑" | "✅" => Ok(Some(true)),
+        "0" | "false" | "no" | "n" | "off" | "✗" | "✘" | "☐" => Ok(Some(false)),
         _ => Err(NotABoolean),
     }
 }
@@ -118,10 +120,21 @@ mod tests {
 
     #[test]
     fn booleans() {
-        for t in ["1", "TRUE", "yes", "Y", "x", " X "] {
+        for t in [
+            "1",
+            "TRUE",
+            "yes",
+            "Y",
+            "x",
+            " X ",
+            "On",
+            "✔",
+            "✔\u{fe0f}",
+            "✓",
+        ] {
             assert_eq!(parse_bool(t), Ok(Some(true)), "{t}");
         }
-        for f in ["0", "False", "NO", "n"] {
+        for f in ["0", "False", "NO", "n", "OFF", "✗"] {
             assert_eq!(parse_bool(f), Ok(Some(false)), "{f}");
         }
         assert_eq!(parse_bool("  "), Ok(None));
