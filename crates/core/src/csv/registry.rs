@@ -912,6 +912,12 @@ pub fn field_type(value: &str) -> String {
     if FIELD_TYPES.contains(&lower.as_str()) {
         return lower;
     }
+    // The providing module in front: `text:text_long`, `datetime_range.daterange`.
+    if let Some((_, short)) = lower.rsplit_once([':', '.'])
+        && FIELD_TYPES.contains(&short)
+    {
+        return short.to_owned();
+    }
     if let Some(m) = lookup(FIELD_TYPE_LABELS, bare) {
         return m.to_owned();
     }
@@ -965,7 +971,8 @@ pub const DISPLAY_TYPES: &[&str] = &[
 
 /// The display plugin a cell means: the plugin id in any case (`Page`), its
 /// label (`REST export`), or a display id as Views names displays
-/// (`page_1`, `feed_2`); `""` for the default display every view has.
+/// (`page_1`, `feed_2`, `page_published`); `""` for the default display every
+/// view has.
 #[must_use]
 pub fn display_plugin(value: &str) -> Option<&'static str> {
     let lower = value.trim().to_lowercase();
@@ -982,15 +989,20 @@ pub fn display_plugin(value: &str) -> Option<&'static str> {
     if let Some(t) = lookup(DISPLAY_PLUGIN_LABELS, value) {
         return Some(t);
     }
-    let (base, number) = lower.rsplit_once('_')?;
-    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
-        return None;
+    // Views names a display `<plugin>_<n>` (`page_1`), or as its builder chose
+    // (`page_published`): the longest plugin the id starts with.
+    if lower.starts_with("default_") {
+        return Some("");
     }
-    if base == "default" {
-        Some("")
-    } else {
-        known(base)
-    }
+    DISPLAY_TYPES
+        .iter()
+        .filter(|t| {
+            lower
+                .strip_prefix(**t)
+                .is_some_and(|rest| rest.len() > 1 && rest.starts_with('_'))
+        })
+        .max_by_key(|t| t.len())
+        .copied()
 }
 
 /// Image effects (`name:arguments`), by their short names.
@@ -1189,6 +1201,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn values_as_drupal_writes_them() {
+        assert_eq!(entity_type("Content"), Some("node"));
+        assert_eq!(entity_type("Taxonomy term"), Some("taxonomy_term"));
+        assert_eq!(entity_type("Custom block"), Some("block_content"));
+        assert_eq!(entity_type("canonical_entities:node"), Some("node"));
+        assert_eq!(entity_type("NODE"), Some("node"));
+        assert_eq!(entity_type("nodes"), None);
+        assert_eq!(field_type("field_item:string"), "string");
+        assert_eq!(field_type("text:text_long"), "text_long");
+        assert_eq!(field_type("datetime_range.daterange"), "daterange");
+        assert_eq!(field_type("Text (plain)"), "string");
+        assert_eq!(field_type("Comment"), "comment");
+        assert_eq!(field_type("Fancy thing"), "Fancy thing");
+        assert_eq!(base_table("Log entries"), "watchdog");
+        assert_eq!(base_table("NODE_FIELD_DATA"), "node_field_data");
+        assert_eq!(display_plugin("page_1"), Some("page"));
+        assert_eq!(display_plugin("default"), Some(""));
+        assert_eq!(display_plugin("REST export"), Some("rest_export"));
+        assert_eq!(display_plugin("page_published"), Some("page"));
+        assert_eq!(display_plugin("rest_export_1"), Some("rest_export"));
+        assert_eq!(display_plugin("carousel"), None);
+        assert_eq!(display_plugin("page_"), None);
     }
 
     #[test]
