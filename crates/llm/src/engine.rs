@@ -206,13 +206,20 @@ pub struct Chunk {
 /// budget and the ticket cap.
 #[must_use]
 pub fn chunks(plan: &Plan, context: &SiteContext<'_>, settings: &GenerationSettings) -> Vec<Chunk> {
-    let base = estimate_tokens(SYSTEM) + 400;
+    // The answer format is sent with every chunk: it names the plan's ticket
+    // ids (where they fit the strict-schema limits) and the chunk's own.
+    // (What `chunk_schema` adds for the plan's ids: nothing when they do not fit.)
+    let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
+    let plain = crate::answer::answer_schema().to_string().len();
+    let named = chunk_schema(&[], &plan_ids).to_string().len();
+    let plan_enum = named.saturating_sub(plain).div_ceil(4);
+    let base = estimate_tokens(SYSTEM) + 400 + plan_enum;
     // (CSV type, [(ticket index, estimated tokens)]), types in order of first appearance.
     type Group = (Option<CsvType>, Vec<(usize, usize)>);
     let mut by_type: Vec<Group> = Vec::new();
     for (i, t) in plan.tickets.iter().enumerate() {
         let ty = context.csv_type(t);
-        let tokens = estimate_tokens(&context.ticket_brief(t).to_string());
+        let tokens = estimate_tokens(&context.ticket_brief(t).to_string()) + estimate_tokens(&t.id);
         match by_type.iter_mut().find(|(k, _)| *k == ty) {
             Some((_, v)) => v.push((i, tokens)),
             None => by_type.push((ty, vec![(i, tokens)])),
