@@ -1161,6 +1161,171 @@ pub const BUNDLE_TYPE_LABELS: &[(&str, CsvType)] = &[
     ("paragraphs type", CsvType::ParagraphTypes),
 ];
 
+/// Which module provides a Drupal permission, for the permissions with fixed
+/// names: Drupal core's `*.permissions.yml` (as of core 11.3, where
+/// `access content` and `administer menu` are System's) and the contrib
+/// modules the registry knows. A permission not listed here may come from a
+/// custom module; it is not an error.
+pub const PERMISSION_MODULES: &[(&str, &str)] = &[
+    // system
+    ("administer modules", "system"),
+    ("administer site configuration", "system"),
+    ("administer themes", "system"),
+    ("administer software updates", "system"),
+    ("access administration pages", "system"),
+    ("access site in maintenance mode", "system"),
+    ("view the administration theme", "system"),
+    ("access content", "system"),
+    ("access site reports", "system"),
+    ("link to any page", "system"),
+    ("administer menu", "system"),
+    // user
+    ("administer permissions", "user"),
+    ("administer account settings", "user"),
+    ("administer users", "user"),
+    ("access user profiles", "user"),
+    ("change own username", "user"),
+    ("select account cancellation method", "user"),
+    ("cancel account", "user"),
+    // node
+    ("bypass node access", "node"),
+    ("administer content types", "node"),
+    ("administer nodes", "node"),
+    ("access content overview", "node"),
+    ("view own unpublished content", "node"),
+    ("view all revisions", "node"),
+    ("revert all revisions", "node"),
+    ("delete all revisions", "node"),
+    ("rebuild node access permissions", "node"),
+    // comment
+    ("administer comments", "comment"),
+    ("administer comment types", "comment"),
+    ("access comments", "comment"),
+    ("post comments", "comment"),
+    ("skip comment approval", "comment"),
+    ("edit own comments", "comment"),
+    // taxonomy
+    ("administer taxonomy", "taxonomy"),
+    ("access taxonomy overview", "taxonomy"),
+    // file
+    ("access files overview", "file"),
+    ("edit own files", "file"),
+    ("edit any files", "file"),
+    ("delete own files", "file"),
+    ("delete any files", "file"),
+    // search, shortcut, contextual, toolbar, path, filter, help
+    ("administer search", "search"),
+    ("search content", "search"),
+    ("use advanced search", "search"),
+    ("administer shortcuts", "shortcut"),
+    ("customize shortcut links", "shortcut"),
+    ("switch shortcut sets", "shortcut"),
+    ("access shortcuts", "shortcut"),
+    ("access contextual links", "contextual"),
+    ("access toolbar", "toolbar"),
+    ("administer url aliases", "path"),
+    ("create url aliases", "path"),
+    ("administer filters", "filter"),
+    ("access help pages", "help"),
+    // block, block_content
+    ("administer blocks", "block"),
+    ("access block library", "block_content"),
+    ("administer block types", "block_content"),
+    ("administer block content", "block_content"),
+    // media
+    ("administer media", "media"),
+    ("administer media types", "media"),
+    ("view media", "media"),
+    ("update media", "media"),
+    ("update any media", "media"),
+    ("delete media", "media"),
+    ("delete any media", "media"),
+    ("create media", "media"),
+    // views, field_ui, image, contact, config, announcements
+    ("administer views", "views_ui"),
+    ("access all views", "views"),
+    ("administer display modes", "field_ui"),
+    ("administer image styles", "image"),
+    ("administer contact forms", "contact"),
+    ("access site-wide contact form", "contact"),
+    ("access user contact forms", "contact"),
+    ("synchronize configuration", "config"),
+    ("export configuration", "config"),
+    ("import configuration", "config"),
+    ("access announcements", "announcements_feed"),
+    // workflows, content_moderation
+    ("administer workflows", "workflows"),
+    ("view any unpublished content", "content_moderation"),
+    ("view content moderation", "content_moderation"),
+    ("view latest version", "content_moderation"),
+    // language, locale, content_translation
+    ("administer languages", "language"),
+    ("translate interface", "locale"),
+    ("administer content translation", "content_translation"),
+    ("create content translations", "content_translation"),
+    ("update content translations", "content_translation"),
+    ("delete content translations", "content_translation"),
+    ("translate any entity", "content_translation"),
+    ("translate editable entities", "content_translation"),
+    // contrib
+    ("administer pathauto", "pathauto"),
+    ("notify of path changes", "pathauto"),
+    ("administer paragraphs types", "paragraphs"),
+    ("administer meta tags", "metatag"),
+    ("administer webform", "webform"),
+    ("administer webform submission", "webform"),
+    ("access webform overview", "webform"),
+    ("create webform", "webform"),
+];
+
+/// Permissions Drupal builds from a bundle, a text format, a workflow or an
+/// entity type, as templates where `*` stands for one machine name, and the
+/// module that provides them.
+pub const PERMISSION_PATTERNS: &[(&str, &str)] = &[
+    ("create * content", "node"),
+    ("edit own * content", "node"),
+    ("edit any * content", "node"),
+    ("delete own * content", "node"),
+    ("delete any * content", "node"),
+    ("view * revisions", "node"),
+    ("revert * revisions", "node"),
+    ("delete * revisions", "node"),
+    ("create terms in *", "taxonomy"),
+    ("edit terms in *", "taxonomy"),
+    ("delete terms in *", "taxonomy"),
+    ("create * media", "media"),
+    ("edit own * media", "media"),
+    ("edit any * media", "media"),
+    ("delete own * media", "media"),
+    ("delete any * media", "media"),
+    ("create * block content", "block_content"),
+    ("edit any * block content", "block_content"),
+    ("delete any * block content", "block_content"),
+    ("use text format *", "filter"),
+    ("use * transition *", "content_moderation"),
+    ("administer * fields", "field_ui"),
+    ("administer * form display", "field_ui"),
+    ("administer * display", "field_ui"),
+];
+
+/// The module that provides a Drupal permission, when the registry knows it:
+/// an exact name first, then the patterns Drupal builds names from.
+#[must_use]
+pub fn permission_module(permission: &str) -> Option<&'static str> {
+    let words: Vec<&str> = permission.split_whitespace().collect();
+    let wanted = words.join(" ");
+    if let Some((_, module)) = PERMISSION_MODULES.iter().find(|(p, _)| *p == wanted) {
+        return Some(module);
+    }
+    PERMISSION_PATTERNS
+        .iter()
+        .find(|(template, _)| {
+            let parts: Vec<&str> = template.split(' ').collect();
+            parts.len() == words.len() && parts.iter().zip(&words).all(|(t, w)| *t == "*" || t == w)
+        })
+        .map(|(_, module)| *module)
+}
+
 /// Looks a human label up in a table, ignoring case and repeated spaces.
 #[must_use]
 pub fn lookup<T: Copy>(table: &[(&str, T)], label: &str) -> Option<T> {
@@ -1226,6 +1391,62 @@ mod tests {
         assert_eq!(display_plugin("rest_export_1"), Some("rest_export"));
         assert_eq!(display_plugin("carousel"), None);
         assert_eq!(display_plugin("page_"), None);
+    }
+
+    #[test]
+    fn permissions_name_the_modules_that_provide_them() {
+        assert_eq!(permission_module("access comments"), Some("comment"));
+        assert_eq!(permission_module("search content"), Some("search"));
+        assert_eq!(permission_module("access content"), Some("system"));
+        assert_eq!(permission_module("access  toolbar"), Some("toolbar"));
+        assert_eq!(permission_module("administer url aliases"), Some("path"));
+        assert_eq!(permission_module("view all revisions"), Some("node"));
+        assert_eq!(
+            permission_module("view any unpublished content"),
+            Some("content_moderation")
+        );
+        assert_eq!(permission_module("administer pathauto"), Some("pathauto"));
+        // Bundle patterns.
+        assert_eq!(permission_module("create article content"), Some("node"));
+        assert_eq!(permission_module("delete page revisions"), Some("node"));
+        assert_eq!(permission_module("edit terms in tags"), Some("taxonomy"));
+        assert_eq!(permission_module("edit own image media"), Some("media"));
+        assert_eq!(
+            permission_module("edit any alert block content"),
+            Some("block_content")
+        );
+        assert_eq!(
+            permission_module("use text format basic_html"),
+            Some("filter")
+        );
+        assert_eq!(
+            permission_module("use editorial transition publish"),
+            Some("content_moderation")
+        );
+        assert_eq!(
+            permission_module("administer node form display"),
+            Some("field_ui")
+        );
+        assert_eq!(
+            permission_module("administer node display"),
+            Some("field_ui")
+        );
+        // Unknown (a custom module's) permissions and near misses name none.
+        assert_eq!(permission_module("administer uwec catalog sync"), None);
+        assert_eq!(permission_module("create content"), None);
+        assert_eq!(permission_module("create article page content"), None);
+    }
+
+    #[test]
+    fn permission_tables_hold_each_name_once() {
+        let mut names: Vec<_> = PERMISSION_MODULES.iter().map(|(p, _)| *p).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), PERMISSION_MODULES.len());
+        for (p, _) in PERMISSION_MODULES {
+            assert_eq!(p.split_whitespace().collect::<Vec<_>>().join(" "), *p);
+            assert!(!p.contains('*'), "{p}");
+        }
     }
 
     #[test]

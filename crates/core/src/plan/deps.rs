@@ -1,12 +1,14 @@
 //! Item dependencies, derived from the data the way Drupal derives config
 //! dependencies: a field needs its bundle and the bundles it references, a
 //! view the bundles and fields it lists, a role the bundles its permissions
-//! name, and so on. Never from the ticket writer or a model.
+//! name and the modules that provide them, and so on. Never from the ticket
+//! writer or a model.
 
 use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
+use crate::csv::registry::permission_module;
 use crate::item::{ConfigItem, ItemData};
 
 /// `from` needs `to` to exist first.
@@ -219,6 +221,12 @@ pub fn item_dependencies(items: &[ConfigItem]) -> Vec<ItemDependency> {
             }
             ItemData::Role(r) => {
                 for permission in &r.permissions {
+                    // Drupal leaves out the role's own provider (`user`).
+                    if let Some(module) = permission_module(permission)
+                        && module != "user"
+                    {
+                        add(from, format!("module.{module}"), "permission module");
+                    }
                     if let Some((entity_type, bundle)) = permission_bundle(permission)
                         && let Some(key) = bundle_key(entity_type, bundle)
                     {
