@@ -101,8 +101,7 @@ async fn export(plan: &Plan, mode: LinkMode) -> Option<Figures> {
     let started = Instant::now();
     let mut phases: Vec<(String, Duration, usize)> = Vec::new();
     let mut soft_waits = Duration::ZERO;
-    let mut links_at_create = 0;
-    loop {
+    let links_at_create = loop {
         let t = Instant::now();
         let report = step(&repos, &jira, "bench", run("bench", NOW))
             .await
@@ -111,7 +110,6 @@ async fn export(plan: &Plan, mode: LinkMode) -> Option<Figures> {
             eprintln!("export failed: {failure:?}");
             return None;
         }
-        links_at_create = report.state.counters.links_at_create;
         let phase = format!("{:?}", report.state.phase);
         match phases.last_mut() {
             Some((p, d, n)) if *p == phase => {
@@ -121,13 +119,13 @@ async fn export(plan: &Plan, mode: LinkMode) -> Option<Figures> {
             _ => phases.push((phase, t.elapsed(), 1)),
         }
         if report.done {
-            break;
+            break report.state.counters.links_at_create;
         }
         if !report.wait_hint.is_zero() {
             soft_waits += report.wait_hint;
             tokio::time::sleep(report.wait_hint).await;
         }
-    }
+    };
     let wall = started.elapsed();
     let stats = jira.stats();
 
