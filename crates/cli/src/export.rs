@@ -8,8 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use dtg_app::export::{
     DEFAULT_SETTLE_SECS, ErrorCategory, ExportError, ExportResults, ExportSettings, ExportState,
-    LinkMode, Phase, StepReport,
-    check_adf, results, retry_export, start_export, step,
+    LinkMode, Phase, StepReport, check_adf, results, retry_export, start_export, step,
 };
 use dtg_app::jira::Jira;
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos, Session};
