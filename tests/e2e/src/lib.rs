@@ -27,7 +27,7 @@ pub fn run(id: &str, now: i64) -> Run<'_> {
     }
 }
 
-/// The plan of `sample_data/uwec_complete` (8 epics, 120 tickets, 248 dependencies).
+/// The plan of `sample_data/uwec_complete` (8 epics, 120 tickets, 252 dependencies).
 ///
 /// # Panics
 /// When the sample data cannot be read or planned.
