@@ -94,6 +94,8 @@ codes! {
     MissingRequiredValue = "missing_required_value", Error;
     /// A machine name has characters Drupal does not accept.
     InvalidMachineName = "invalid_machine_name", Error;
+    /// A machine name Drupal accepts that starts with a digit or an underscore.
+    UnusualMachineName = "unusual_machine_name", Warning;
     /// A machine name is longer than Drupal allows.
     MachineNameTooLong = "machine_name_too_long", Error;
     /// A field name is longer than Drupal's 32 characters.

@@ -15,7 +15,8 @@ use super::normalise;
 use super::record::{Cell, Record};
 use super::registry::{self, CsvType, Dialect, lookup};
 use super::values::{
-    is_machine_name, parse_bool, preview, split_list, split_on, suggest_machine_name,
+    NameStart, is_drupal_machine_name, is_machine_name, parse_bool, preview, split_list, split_on,
+    suggest_machine_name,
 };
 
 /// Drupal's limit for bundle, vocabulary, menu and field machine names.
@@ -154,8 +155,19 @@ impl<'a> Row<'a> {
 
     /// A machine name, checked for characters and (where given) length.
     fn machine_name(&mut self, to: &str, max: Option<usize>, hyphens: bool) -> Option<String> {
+        self.machine_name_starting(to, max, hyphens, NameStart::Any)
+    }
+
+    /// [`Self::machine_name`], with what Drupal lets this kind of name start with.
+    fn machine_name_starting(
+        &mut self,
+        to: &str,
+        max: Option<usize>,
+        hyphens: bool,
+        start: NameStart,
+    ) -> Option<String> {
         let value = self.required(to)?;
-        self.check_machine_name(to, value, max, hyphens)
+        self.check_machine_name_starting(to, value, max, hyphens, start)
             .then(|| value.to_owned())
     }
 
@@ -166,12 +178,43 @@ impl<'a> Row<'a> {
         max: Option<usize>,
         hyphens: bool,
     ) -> bool {
-        let valid = is_machine_name(value, hyphens);
+        self.check_machine_name_starting(to, value, max, hyphens, NameStart::Any)
+    }
+
+    /// A machine name is refused only where Drupal refuses it; one Drupal
+    /// takes that does not start with a letter is kept, with a warning.
+    fn check_machine_name_starting(
+        &mut self,
+        to: &str,
+        value: &str,
+        max: Option<usize>,
+        hyphens: bool,
+        start: NameStart,
+    ) -> bool {
+        let valid = is_drupal_machine_name(value, hyphens, start);
         let too_long = max.is_some_and(|m| value.len() > m);
+        let column = self.column_name(self.record.cell(to), to);
+        if valid && !is_machine_name(value, hyphens) {
+            let suggestion = suggest_machine_name(value);
+            let example = if suggestion.is_empty() || suggestion == value {
+                String::new()
+            } else {
+                format!(" (e.g. {suggestion})")
+            };
+            self.report_value(
+                to,
+                Code::UnusualMachineName,
+                Some(value),
+                format!(
+                    "{column} '{}' starts with a {}: Drupal accepts it, but names starting with a letter are the convention; consider renaming it{example}",
+                    preview(value),
+                    if value.starts_with('_') { "an underscore" } else { "digit" }
+                ),
+            );
+        }
         if valid && !too_long {
             return true;
         }
-        let column = self.column_name(self.record.cell(to), to);
         if !valid {
             let allowed = if hyphens {
                 "lower-case letters, digits, underscores and hyphens"
@@ -184,12 +227,17 @@ impl<'a> Row<'a> {
             } else {
                 format!(", e.g. {suggestion}")
             };
+            let starting = match start {
+                NameStart::Letter => ", starting with a letter",
+                NameStart::LetterOrUnderscore => ", starting with a letter or an underscore",
+                NameStart::Any => "",
+            };
             self.report_value(
                 to,
                 Code::InvalidMachineName,
                 Some(value),
                 format!(
-                    "{column} '{}' must be {allowed}, starting with a letter{example}",
+                    "{column} '{}' must be {allowed}{starting}{example}",
                     preview(value)
                 ),
             );
@@ -328,7 +376,12 @@ fn field(row: &mut Row<'_>) -> Option<Built> {
         }
     });
     let bundle = row.machine_name("bundle", Some(MACHINE_NAME_MAX), false);
-    let field_name = row.machine_name("field_name", Some(MACHINE_NAME_MAX), false);
+    let field_name = row.machine_name_starting(
+        "field_name",
+        Some(MACHINE_NAME_MAX),
+        false,
+        NameStart::LetterOrUnderscore,
+    );
     let label = label(row);
     let field_type = row.required("field_type").map(registry::field_type);
     if let Some(t) = &field_type
@@ -689,7 +742,13 @@ fn media_type(row: &mut Row<'_>) -> Option<Built> {
     });
     let source_field = row.owned("source_field");
     if let Some(f) = source_field.clone() {
-        row.check_machine_name("source_field", &f, Some(MACHINE_NAME_MAX), false);
+        row.check_machine_name_starting(
+            "source_field",
+            &f,
+            Some(MACHINE_NAME_MAX),
+            false,
+            NameStart::LetterOrUnderscore,
+        );
     }
     let data = MediaType {
         machine_name: m?,
@@ -904,7 +963,7 @@ fn url_pattern(row: &mut Row<'_>) -> Option<Built> {
 }
 
 fn module(row: &mut Row<'_>) -> Option<Built> {
-    let m = row.machine_name("machine_name", None, false)?;
+    let m = row.machine_name_starting("machine_name", None, false, NameStart::Letter)?;
     let project_type = row.choice(
         "project_type",
         registry::PROJECT_TYPES,

@@ -55,8 +55,38 @@ pub fn split_on(value: &str, separators: &[char]) -> Vec<String> {
         .collect()
 }
 
-/// Whether a name is a Drupal machine name: `^[a-z][a-z0-9_]*$`, plus hyphens
-/// where `allow_hyphen` is set (menu ids).
+/// What may start a machine name, by what Drupal itself checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameStart {
+    /// A letter: module names (Drupal builds PHP function names from them).
+    Letter,
+    /// A letter or an underscore: field names (`FieldStorageConfig` refuses
+    /// any other name, `^[_a-z]+[_a-z0-9]*$`).
+    LetterOrUnderscore,
+    /// Anything the name may hold: config entity ids (bundles, views,
+    /// roles, image styles, workflows, menus), `^[a-z0-9_]+$` in Drupal's
+    /// config schema.
+    Any,
+}
+
+/// Whether Drupal accepts `value` as a machine name: lower-case letters,
+/// digits and underscores (plus hyphens where `allow_hyphen` is set, for
+/// menu ids), starting as `start` says.
+#[must_use]
+pub fn is_drupal_machine_name(value: &str, allow_hyphen: bool, start: NameStart) -> bool {
+    let first_ok = value.chars().next().is_some_and(|c| match start {
+        NameStart::Letter => c.is_ascii_lowercase(),
+        NameStart::LetterOrUnderscore => c.is_ascii_lowercase() || c == '_',
+        NameStart::Any => c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+    });
+    first_ok
+        && value.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || (allow_hyphen && c == '-')
+        })
+}
+
+/// Whether a name is a machine name as this product writes them:
+/// `^[a-z][a-z0-9_]*$`, plus hyphens where `allow_hyphen` is set (menu ids).
 #[must_use]
 pub fn is_machine_name(value: &str, allow_hyphen: bool) -> bool {
     let mut chars = value.chars();
@@ -158,6 +188,35 @@ mod tests {
         assert_eq!(suggest_machine_name("  Café & bar! "), "cafe_bar");
         assert_eq!(suggest_machine_name("field_année"), "field_annee");
         assert_eq!(suggest_machine_name("2024 events"), "n2024_events");
+    }
+
+    #[test]
+    fn drupal_machine_names_start_as_drupal_allows() {
+        use NameStart::{Any, Letter, LetterOrUnderscore};
+        // Config entity ids: `^[a-z0-9_]+$`.
+        assert!(is_drupal_machine_name("2024_commencement", false, Any));
+        assert!(is_drupal_machine_name("_hidden", false, Any));
+        assert!(is_drupal_machine_name("footer-links", true, Any));
+        assert!(!is_drupal_machine_name("News", false, Any));
+        assert!(!is_drupal_machine_name("", false, Any));
+        // Field names: `^[_a-z]+[_a-z0-9]*$`.
+        assert!(is_drupal_machine_name(
+            "_field_hidden",
+            false,
+            LetterOrUnderscore
+        ));
+        assert!(!is_drupal_machine_name("1field", false, LetterOrUnderscore));
+        // Modules: a letter first.
+        assert!(is_drupal_machine_name("my_module", false, Letter));
+        assert!(!is_drupal_machine_name("_my_module", false, Letter));
+        assert!(!is_drupal_machine_name("9lives", false, Letter));
+        // What this product writes is always what Drupal takes.
+        for name in ["field_event_date", "news", "a1"] {
+            assert!(is_machine_name(name, false));
+            for start in [Any, Letter, LetterOrUnderscore] {
+                assert!(is_drupal_machine_name(name, false, start));
+            }
+        }
     }
 
     #[test]
