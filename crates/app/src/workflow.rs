@@ -296,7 +296,7 @@ pub async fn validate_session<T: Table, B: Blobs>(
     let (errors, warnings) = report.counts();
     let detail = serde_json::json!({
         "files": report.files.len(), "items": report.items.len(),
-        "errors": errors, "warnings": warnings,
+        "errors": errors, "warnings": warnings, "notes": report.infos(),
     });
     finish_task(repos, &current.value, task, detail.clone(), run).await?;
     audit(repos, &current.value, run, "files.validated", detail).await?;
@@ -305,6 +305,7 @@ pub async fn validate_session<T: Table, B: Blobs>(
         items: report.items.len(),
         errors,
         warnings,
+        notes: report.infos(),
         ..current.value.summary.clone()
     };
     let current = repos.update_summary(&current, summary, run.now).await?;
@@ -367,6 +368,7 @@ pub async fn plan_session<T: Table, B: Blobs>(
         items: report.items.len(),
         errors,
         warnings,
+        notes: report.infos(),
         tickets: planned.tickets.len(),
         epics: planned.epics.len(),
         dependencies: planned.dependencies.len(),

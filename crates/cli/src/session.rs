@@ -180,8 +180,16 @@ fn human(out: &mut impl Write, shown: &Shown) -> Result<()> {
     let m = &s.summary;
     writeln!(
         out,
-        "  Holds:    {} files, {} items ({} errors, {} warnings), {} tickets in {} epics, {} dependencies, {} story points",
-        m.files, m.items, m.errors, m.warnings, m.tickets, m.epics, m.dependencies, m.story_points
+        "  Holds:    {} files, {} items ({} errors, {} warnings, {} notes), {} tickets in {} epics, {} dependencies, {} story points",
+        m.files,
+        m.items,
+        m.errors,
+        m.warnings,
+        m.notes,
+        m.tickets,
+        m.epics,
+        m.dependencies,
+        m.story_points
     )?;
     if !shown.files.is_empty() {
         writeln!(out, "\nFiles:")?;

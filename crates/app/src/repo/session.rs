@@ -42,6 +42,9 @@ pub struct SessionSummary {
     pub errors: usize,
     /// Warning findings.
     pub warnings: usize,
+    /// Notes: values read in another form and rewritten.
+    #[serde(default)]
+    pub notes: usize,
     /// Tickets planned.
     pub tickets: usize,
     /// Epics planned.
