@@ -882,7 +882,9 @@ fn createmeta_fields(world: &World, call: &Call<'_>, key: &str, type_id: &str) -
     let (values, total, _) = page(items, start, max);
     Answer::json(
         200,
-        json!({"maxResults": max, "startAt": start, "total": total, "fields": values}),
+        // Both lists the document declares for this page (`results` is not
+        // read-only), as a Jira may send them.
+        json!({"maxResults": max, "startAt": start, "total": total, "fields": values.clone(), "results": values}),
     )
 }
 

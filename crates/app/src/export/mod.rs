@@ -2032,3 +2032,40 @@ pub async fn results<T: Table>(
             / 10.0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_this_version_cannot_read_is_not_temporary() {
+        let err = JiraError::Unreadable {
+            operation: "GET /rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"
+                .to_owned(),
+            message: "fields[0]: invalid type".to_owned(),
+            maybe_applied: false,
+        };
+        let f = classify(&err, "WEB", 0);
+        assert_eq!(f.error_category, ErrorCategory::AdminRequired);
+        assert_eq!(f.code, "jira_answer_unreadable");
+        assert!(f.user_message.contains("createmeta"), "{}", f.user_message);
+        assert!(f.recovery_actions[0].starts_with("Update dtg"));
+
+        let lost = JiraError::Network {
+            message: "connection closed".to_owned(),
+            maybe_applied: true,
+        };
+        assert_eq!(
+            classify(&lost, "WEB", 0).error_category,
+            ErrorCategory::Temporary
+        );
+    }
+
+    #[test]
+    fn key_numbers_belong_to_their_project() {
+        assert_eq!(key_number("WEB-12", "WEB"), Some(12));
+        assert_eq!(key_number("WEBX-12", "WEB"), None);
+        assert_eq!(key_number("WEB-", "WEB"), None);
+        assert_eq!(key_number("OTHER-3", "WEB"), None);
+    }
+}
