@@ -211,7 +211,8 @@ async fn every_operation_works_against_the_emulator() {
         type_name: "Blocks".into(),
         keys: vec![keys[0].clone()],
     });
-    let bulk_key = client.create_issues(&[in_bulk]).await.unwrap()[0]
+    let alongside = new_issue(&story, "Alongside it", "t-7");
+    let bulk_key = client.create_issues(&[in_bulk, alongside]).await.unwrap()[0]
         .clone()
         .unwrap()
         .key;
@@ -329,13 +330,25 @@ async fn a_lost_create_answer_is_a_write_that_may_have_been_applied() {
         .id;
     emu.faults().lose_answer_of_create(1);
     let err = client
-        .create_issues(&[new_issue(&story, "Lost", "t-lost")])
+        .create_issues(&[
+            new_issue(&story, "Lost", "t-lost"),
+            new_issue(&story, "Lost too", "t-lost-2"),
+        ])
         .await
         .unwrap_err();
     assert!(err.maybe_applied(), "{err:?}");
     // It was applied, once, and the client did not send it again.
     assert_eq!(emu.count("POST /rest/api/3/issue/bulk"), 1);
-    assert_eq!(emu.issues().len(), 1);
+    assert_eq!(emu.issues().len(), 2);
+    // The same for one issue alone, which goes as a plain create.
+    emu.faults().lose_answer_of_create(1);
+    let err = client
+        .create_issues(&[new_issue(&story, "Alone", "t-alone")])
+        .await
+        .unwrap_err();
+    assert!(err.maybe_applied(), "{err:?}");
+    assert_eq!(emu.count("POST /rest/api/3/issue"), 1);
+    assert_eq!(emu.issues().len(), 3);
 }
 
 async fn burst_of_reads(client: Arc<JiraClient>, n: usize) -> Vec<Result<(), JiraError>> {
