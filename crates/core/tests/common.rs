@@ -24,6 +24,12 @@ pub fn drupal(name: &str) -> PathBuf {
     repo().join("reference/drupal").join(name)
 }
 
+/// `oracle.json` of `reference/drupal/<name>`: the items, counts and
+/// dependencies Drupal itself declares.
+pub fn oracle(name: &str) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(drupal(name).join("oracle.json")).unwrap()).unwrap()
+}
+
 /// The CSV files of a folder, sorted by name.
 pub fn load(dir: &Path) -> Vec<SourceFile> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)

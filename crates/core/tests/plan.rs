@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use dtg_core::plan::{Granularity, Graph, PlanSettings, plan};
 
-use common::{drupal, sample, validate_dir};
+use common::{drupal, oracle, sample, validate_dir};
 
 fn reachability(p: &dtg_core::plan::Plan) -> (HashMap<&str, usize>, Graph) {
     let index: HashMap<&str, usize> = p
@@ -30,9 +30,7 @@ fn reachability(p: &dtg_core::plan::Plan) -> (HashMap<&str, usize>, Graph) {
 fn assert_oracle_honoured(folder: &str, min_checked: usize) {
     let report = validate_dir(&drupal(folder));
     assert!(!report.has_errors(), "{folder}: {:#?}", report.findings);
-    let oracle: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(drupal(folder).join("oracle.json")).unwrap())
-            .unwrap();
+    let oracle = oracle(folder);
     for granularity in [Granularity::PerBundle, Granularity::PerField] {
         let p = plan(&report.items, &PlanSettings { granularity }).unwrap();
         let ticket_of: HashMap<&str, &str> = p

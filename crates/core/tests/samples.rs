@@ -6,10 +6,10 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dtg_core::csv::CsvType;
+use dtg_core::csv::{CsvType, Report};
 use dtg_core::{Code, ItemData, Severity};
 
-use common::{drupal, sample, validate_dir};
+use common::{drupal, oracle, sample, validate_dir};
 
 #[test]
 fn uwec_complete_is_valid_and_complete() {
@@ -97,24 +97,27 @@ fn drupal_standard_profile_has_only_its_known_warnings() {
             .all(|f| f.severity == Severity::Warning)
     );
 
-    // AND every item of Drupal's own config, by its config name, comes out
-    let oracle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(drupal("drupal_standard").join("oracle.json")).unwrap(),
-    )
-    .unwrap();
+    // AND every item of Drupal's own config, by its config name, comes out,
+    // in Drupal's counts per type
+    assert_items_match_oracle(&report, "drupal_standard");
+}
+
+/// Every item of a reference site's config, by its config name, comes out
+/// of `report`, in Drupal's counts per type.
+fn assert_items_match_oracle(report: &Report, site: &str) {
+    let oracle = oracle(site);
     let keys: BTreeSet<&str> = report.items.iter().map(|i| i.key.as_str()).collect();
     for item in oracle["items"].as_array().unwrap() {
         let item = item.as_str().unwrap();
-        assert!(keys.contains(item), "{item} not produced");
+        assert!(keys.contains(item), "{site}: {item} not produced");
     }
-    // AND the per-type counts match Drupal's
     for (ty, count) in oracle["counts"].as_object().unwrap() {
         let n = report
             .items
             .iter()
             .filter(|i| i.csv_type.as_str() == ty)
             .count();
-        assert_eq!(n as u64, count.as_u64().unwrap(), "{ty}");
+        assert_eq!(n as u64, count.as_u64().unwrap(), "{site}: {ty}");
     }
 }
 
@@ -144,23 +147,7 @@ fn drupal_standard_site_as_drupal_writes_it_has_no_error() {
     assert!(!report.has_errors());
 
     // AND every item of Drupal's config comes out, in Drupal's counts
-    let oracle: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(drupal("drupal_standard_site").join("oracle.json")).unwrap(),
-    )
-    .unwrap();
-    let keys: BTreeSet<&str> = report.items.iter().map(|i| i.key.as_str()).collect();
-    for item in oracle["items"].as_array().unwrap() {
-        let item = item.as_str().unwrap();
-        assert!(keys.contains(item), "{item} not produced");
-    }
-    for (ty, count) in oracle["counts"].as_object().unwrap() {
-        let n = report
-            .items
-            .iter()
-            .filter(|i| i.csv_type.as_str() == ty)
-            .count();
-        assert_eq!(n as u64, count.as_u64().unwrap(), "{ty}");
-    }
+    assert_items_match_oracle(&report, "drupal_standard_site");
 
     // AND view paths are read in the canonical form, placeholders kept
     let view = |name: &str| {

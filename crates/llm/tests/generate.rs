@@ -118,6 +118,15 @@ fn openai(emu: &Emulator, settings: HttpSettings) -> Arc<dyn Llm> {
     )
 }
 
+/// `provider` against the emulator, with a 10 s timeout and one retry.
+fn provider_for(provider: Api, emu: &Emulator) -> Arc<dyn Llm> {
+    let settings = http(Duration::from_secs(10), 2);
+    match provider {
+        Api::OpenAi => openai(emu, settings),
+        Api::Anthropic => anthropic(emu, settings),
+    }
+}
+
 fn anthropic(emu: &Emulator, settings: HttpSettings) -> Arc<dyn Llm> {
     Arc::new(
         Anthropic::new(
@@ -248,10 +257,7 @@ async fn the_answer_format_names_the_chunk_and_plan_ids_for_both_providers() {
     let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
     for provider in [Api::OpenAi, Api::Anthropic] {
         let emu = Emulator::start(Script::default()).await.unwrap();
-        let llm = match provider {
-            Api::OpenAi => openai(&emu, http(Duration::from_secs(10), 2)),
-            Api::Anthropic => anthropic(&emu, http(Duration::from_secs(10), 2)),
-        };
+        let llm = provider_for(provider, &emu);
         let g = run(&plan, &items, llm, &settings(8)).await;
         let requests = emu.requests();
         assert_eq!(requests.len(), g.report.chunks.len(), "{provider:?}");
@@ -327,10 +333,7 @@ async fn a_plan_too_large_for_a_strict_enum_leaves_suggestions_free() {
     let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
     for provider in [Api::OpenAi, Api::Anthropic] {
         let emu = Emulator::start(Script::default()).await.unwrap();
-        let llm = match provider {
-            Api::OpenAi => openai(&emu, http(Duration::from_secs(10), 2)),
-            Api::Anthropic => anthropic(&emu, http(Duration::from_secs(10), 2)),
-        };
+        let llm = provider_for(provider, &emu);
         let g = run(&plan, &items, llm, &settings(8)).await;
         let requests = emu.requests();
         assert_eq!(requests.len(), g.report.chunks.len());
@@ -753,10 +756,7 @@ async fn model_output_cannot_change_ids_items_or_dependencies() {
         let script =
             Script::default().fault_for(&target, Fault::Answer(json!({ "tickets": tickets })));
         let emu = Emulator::start(script).await.unwrap();
-        let llm = match provider {
-            Api::OpenAi => openai(&emu, http(Duration::from_secs(10), 2)),
-            Api::Anthropic => anthropic(&emu, http(Duration::from_secs(10), 2)),
-        };
+        let llm = provider_for(provider, &emu);
         let g = run(&plan, &items, llm, &settings(8)).await;
 
         // The model ignored the format it was sent, which named only real ids;

@@ -24,7 +24,7 @@ use crate::jql::{self, Field, SortField, Subject};
 use crate::limits::Throttle;
 use crate::validate::{self, Refusal};
 use crate::wire;
-use crate::world::{Attachment, Issue, Link, LostAnswer, RequestRecord, World};
+use crate::world::{Attachment, Issue, LostAnswer, RequestRecord, World};
 
 /// Closes the connection a request came on, without an answer.
 #[derive(Debug, Clone, Default)]
@@ -1105,17 +1105,10 @@ fn linked_by_create(world: &World, update: &Value) -> Vec<String> {
         .filter_map(|op| {
             let add = op.get("add")?;
             let other = add.get("inwardIssue").or_else(|| add.get("outwardIssue"))?;
-            let wanted = id_or_key(other)?;
+            let wanted = crate::validate::id_or_name(other, &["key", "id"])?;
             world.issue(wanted).map(|i| i.key.clone())
         })
         .collect()
-}
-
-fn id_or_key(value: &Value) -> Option<&str> {
-    value
-        .get("key")
-        .or_else(|| value.get("id"))
-        .and_then(Value::as_str)
 }
 
 fn create_issue(world: &mut World, call: &Call<'_>) -> Answer {
@@ -1524,14 +1517,7 @@ fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
     if inward == outward {
         return Answer::error(400, "You cannot link an issue to itself.");
     }
-    let count = |k: &str| {
-        world
-            .links
-            .iter()
-            .filter(|l| l.inward_key == k || l.outward_key == k)
-            .count()
-    };
-    if count(&inward) >= 2000 || count(&outward) >= 2000 {
+    if world.links_of(&inward) >= 2000 || world.links_of(&outward) >= 2000 {
         return Answer::error(
             413,
             "The number of links to the issue has reached the limit of 2000.",
@@ -1540,18 +1526,7 @@ fn issue_link(world: &mut World, call: &Call<'_>) -> Answer {
     if let Err(a) = issue_write(world, &[inward.clone(), outward.clone()]) {
         return a;
     }
-    let duplicate = world.links.iter().any(|l| {
-        l.type_name == link_type.name && l.inward_key == inward && l.outward_key == outward
-    });
-    if !duplicate {
-        let id = world.other_id();
-        world.links.push(Link {
-            id,
-            type_name: link_type.name,
-            inward_key: inward,
-            outward_key: outward,
-        });
-    }
+    world.add_link(link_type.name, inward, outward);
     Answer::empty(201)
 }
 

@@ -123,7 +123,7 @@ impl Draft {
     }
 }
 
-fn id_or_name<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a str> {
+pub(crate) fn id_or_name<'a>(value: &'a Value, keys: &[&str]) -> Option<&'a str> {
     keys.iter()
         .find_map(|k| value.get(*k))
         .and_then(Value::as_str)
@@ -583,11 +583,7 @@ fn check_update(
                     continue;
                 }
             };
-            let wanted = side
-                .get("key")
-                .or_else(|| side.get("id"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let wanted = id_or_name(side, &["key", "id"]).unwrap_or_default();
             let Some(other) = world.issue(wanted) else {
                 errors.insert(
                     field.clone(),
@@ -597,12 +593,7 @@ fn check_update(
                 );
                 continue;
             };
-            let count = world
-                .links
-                .iter()
-                .filter(|l| l.inward_key == other.key || l.outward_key == other.key)
-                .count();
-            if count >= 2000 {
+            if world.links_of(&other.key) >= 2000 {
                 errors.insert(
                     field.clone(),
                     "The number of links to the issue has reached the limit of 2000.".to_owned(),
@@ -699,20 +690,7 @@ pub(crate) fn commit(world: &mut World, draft: Draft) -> Issue {
         } else {
             (issue.key.clone(), link.other_key)
         };
-        let duplicate = world.links.iter().any(|l| {
-            l.type_name == link.type_name
-                && l.inward_key == inward_key
-                && l.outward_key == outward_key
-        });
-        if !duplicate {
-            let id = world.other_id();
-            world.links.push(crate::world::Link {
-                id,
-                type_name: link.type_name,
-                inward_key,
-                outward_key,
-            });
-        }
+        world.add_link(link.type_name, inward_key, outward_key);
     }
     issue
 }

@@ -204,6 +204,30 @@ impl World {
         self.next_other_id.to_string()
     }
 
+    /// How many links an issue has, either way round (Jira allows 2,000).
+    pub(crate) fn links_of(&self, key: &str) -> usize {
+        self.links
+            .iter()
+            .filter(|l| l.inward_key == key || l.outward_key == key)
+            .count()
+    }
+
+    /// Records a link; one that exists already passes silently, as in Jira.
+    pub(crate) fn add_link(&mut self, type_name: String, inward_key: String, outward_key: String) {
+        let duplicate = self.links.iter().any(|l| {
+            l.type_name == type_name && l.inward_key == inward_key && l.outward_key == outward_key
+        });
+        if !duplicate {
+            let id = self.other_id();
+            self.links.push(Link {
+                id,
+                type_name,
+                inward_key,
+                outward_key,
+            });
+        }
+    }
+
     /// The issue with this key or id.
     pub(crate) fn issue(&self, key_or_id: &str) -> Option<&Issue> {
         self.issues

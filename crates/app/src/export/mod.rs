@@ -976,8 +976,7 @@ fn progress(
     let total_tickets = plan.epics.len() + plan.tickets.len();
     let created = exported.len().min(total_tickets);
     let total_deps = plan.dependencies.len();
-    let at_create: usize = exported.values().map(|e| e.linked_at_create.len()).sum();
-    let links = (at_create + state.links_done).min(total_deps);
+    let links = (links_made_at_create(exported) + state.links_done).min(total_deps);
     let total = (total_tickets + total_deps).max(1);
     let stage = match state.phase {
         Phase::Prepare => "Checking the Jira project".to_owned(),
@@ -1075,7 +1074,9 @@ async fn prepare<T: Table, J: Jira>(
 ) -> Result<(), Stop> {
     use ErrorCategory as C;
     let key = state.settings.project_key.clone();
-    recover_lost_create(repos, jira, session, plan, state, exported, run).await?;
+    if let Some(call) = repos.in_flight(&session.id, run.now).await? {
+        recover_lost_create(repos, jira, session, plan, state, exported, call, run).await?;
+    }
     for (id, title) in titles(plan) {
         if let Some(problem) = summary_problem(title) {
             let mut f = failure_record(
@@ -1385,11 +1386,12 @@ async fn find_lost_creates<J: Jira>(
     Ok(found)
 }
 
-/// Records what a create call whose answer was never read made, once it
-/// can no longer be running in Jira: the answer was lost, or the process
+/// Records what `call`, a create whose answer was never read, made, once
+/// it can no longer be running in Jira: the answer was lost, or the process
 /// sending it died (a Lambda timed out, `dtg` was killed). Until then the
 /// step asks to be run again later. Runs before anything is created, in
 /// prepare and before each bulk create, so no driver can skip it.
+#[allow(clippy::too_many_arguments)]
 async fn recover_lost_create<T: Table, J: Jira>(
     repos: &Repos<'_, T>,
     jira: &J,
@@ -1397,11 +1399,9 @@ async fn recover_lost_create<T: Table, J: Jira>(
     plan: &Plan,
     state: &mut ExportState,
     exported: &mut BTreeMap<String, Exported>,
+    call: InFlight,
     run: Run<'_>,
 ) -> Result<(), Stop> {
-    let Some(call) = repos.in_flight(&session.id, run.now).await? else {
-        return Ok(());
-    };
     // Timestamps are whole seconds: wait until a full `settle_secs` has
     // passed since the call went out, whatever fraction it was sent at.
     let settled_at = call
@@ -1415,19 +1415,13 @@ async fn recover_lost_create<T: Table, J: Jira>(
     let lost = find_lost_creates(jira, state, &call, exported).await?;
     let records: Vec<Exported> = lost
         .into_iter()
-        .map(|(id, issue)| Exported {
-            kind: if epics.contains(id.as_str()) {
+        .map(|(id, issue)| {
+            let kind = if epics.contains(id.as_str()) {
                 ExportedKind::Epic
             } else {
                 ExportedKind::Ticket
-            },
-            url: jira.browse_url(&issue.key),
-            id,
-            jira_id: issue.id,
-            key: issue.key,
-            attachments_done: false,
-            at: run.now,
-            linked_at_create: Vec::new(),
+            };
+            record(jira, id, kind, issue, run.now)
         })
         .collect();
     repos.record_exported(session, &records, run.now).await?;
@@ -1481,16 +1475,11 @@ async fn reconcile<T: Table, J: Jira>(
             if exported.contains_key(&id) || found.iter().any(|f: &Exported| f.id == id) {
                 continue;
             }
-            found.push(Exported {
-                url: jira.browse_url(&issue.key),
-                id,
-                kind,
-                jira_id: issue.id,
+            let issue = IssueRef {
+                id: issue.id,
                 key: issue.key,
-                attachments_done: false,
-                at: run.now,
-                linked_at_create: Vec::new(),
-            });
+            };
+            found.push(record(jira, id, kind, issue, run.now));
         }
         match page.next_page {
             Some(token) => next = Some(token),
@@ -1516,6 +1505,31 @@ async fn reconcile<T: Table, J: Jira>(
         }
     }
     Ok(())
+}
+
+/// The record of an issue Jira holds for our epic or ticket `id`.
+fn record<J: Jira>(
+    jira: &J,
+    id: String,
+    kind: ExportedKind,
+    issue: IssueRef,
+    now: Timestamp,
+) -> Exported {
+    Exported {
+        url: jira.browse_url(&issue.key),
+        id,
+        kind,
+        jira_id: issue.id,
+        key: issue.key,
+        attachments_done: false,
+        at: now,
+        linked_at_create: Vec::new(),
+    }
+}
+
+/// Links made inside create calls, by the records of the issues made.
+fn links_made_at_create(exported: &BTreeMap<String, Exported>) -> usize {
+    exported.values().map(|e| e.linked_at_create.len()).sum()
 }
 
 /// One issue to create, with the fallbacks recorded for it applied.
@@ -1613,10 +1627,10 @@ async fn create_batch<T: Table, J: Jira>(
     exported: &mut BTreeMap<String, Exported>,
     run: Run<'_>,
 ) -> Result<(), Stop> {
-    if repos.in_flight(&session.id, run.now).await?.is_some() {
+    if let Some(call) = repos.in_flight(&session.id, run.now).await? {
         // The last create of this export was never answered: find what it
         // made first (this step), create the rest afterwards.
-        return recover_lost_create(repos, jira, session, plan, state, exported, run).await;
+        return recover_lost_create(repos, jira, session, plan, state, exported, call, run).await;
     }
     let epics = state.phase == Phase::Epics;
     let pending: Vec<(&str, &str, &str, Option<&Ticket>)> = if epics {
@@ -1692,29 +1706,20 @@ async fn create_batch<T: Table, J: Jira>(
     let mut refused = None;
     for (((id, title, _, _), issue), answer) in pending.iter().zip(&issues).zip(answers) {
         match answer {
-            Ok(IssueRef { id: jira_id, key }) => {
-                let linked: Vec<String> = if issue.blocked_by.is_some() {
-                    links
+            Ok(made) => {
+                let kind = if epics {
+                    ExportedKind::Epic
+                } else {
+                    ExportedKind::Ticket
+                };
+                let mut e = record(jira, (*id).to_owned(), kind, made, run.now);
+                if issue.blocked_by.is_some() {
+                    e.linked_at_create = links
                         .get(*id)
                         .map(|n| n.iter().map(|s| (*s).to_owned()).collect())
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                created.push(Exported {
-                    id: (*id).to_owned(),
-                    kind: if epics {
-                        ExportedKind::Epic
-                    } else {
-                        ExportedKind::Ticket
-                    },
-                    jira_id,
-                    url: jira.browse_url(&key),
-                    key,
-                    attachments_done: false,
-                    at: run.now,
-                    linked_at_create: linked,
-                });
+                        .unwrap_or_default();
+                }
+                created.push(e);
             }
             Err(refusal) => {
                 let detail = refusal.to_string();
@@ -2020,11 +2025,7 @@ pub async fn results<T: Table>(
         status: session.value.position.status.to_string(),
         total_tickets_created: jira_tickets.len(),
         jira_tickets,
-        dependencies_created: exported
-            .values()
-            .map(|e| e.linked_at_create.len())
-            .sum::<usize>()
-            + state.links_done,
+        dependencies_created: links_made_at_create(&exported) + state.links_done,
         manual_fixes,
         failure: state.failure,
         retry_attempts_used: state.retries_used,

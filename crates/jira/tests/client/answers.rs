@@ -26,11 +26,11 @@
 
 use std::collections::BTreeSet;
 
-use dtg_app::jira::{Jira, JiraError, NewLink, TICKET_PROPERTY};
+use dtg_app::jira::{Jira, JiraError, TICKET_PROPERTY};
 use dtg_jira::{AtlassianOAuth, Auth, JiraClient, OAuthApp, Secret};
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{Reply, Server, config, issue};
+use crate::helpers::{Reply, Server, blocks, config, issue};
 use crate::schema::{SPEC, self_contained};
 
 /// Below this depth `Full` answers carry every property; deeper, only the
@@ -706,14 +706,7 @@ async fn link_attach_and_set_a_property() {
     for mode in MODES {
         let (status, answer) = generated("POST", "/rest/api/3/issueLink", mode);
         let (_server, client) = serving(status, answer).await;
-        client
-            .link(&NewLink {
-                type_name: "Blocks".into(),
-                inward_key: "PROJ-1".into(),
-                outward_key: "PROJ-2".into(),
-            })
-            .await
-            .unwrap();
+        client.link(&blocks()).await.unwrap();
 
         let (status, answer) =
             generated("POST", "/rest/api/3/issue/{issueIdOrKey}/attachments", mode);

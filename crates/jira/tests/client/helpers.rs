@@ -194,6 +194,15 @@ pub fn config(url: &str) -> JiraConfig {
     config
 }
 
+/// "PROJ-1 blocks PROJ-2".
+pub fn blocks() -> dtg_app::jira::NewLink {
+    dtg_app::jira::NewLink {
+        type_name: "Blocks".into(),
+        inward_key: "PROJ-1".into(),
+        outward_key: "PROJ-2".into(),
+    }
+}
+
 /// An issue to create.
 pub fn issue(summary: &str) -> dtg_app::jira::NewIssue {
     let mut properties = std::collections::BTreeMap::new();

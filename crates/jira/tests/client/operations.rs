@@ -3,12 +3,12 @@
 //! attachments, searches paged by token, reads by key, paged reads, link
 //! direction, answers that cannot be read, signing, dry runs.
 
-use dtg_app::jira::{BlockedBy, Fetched, Jira, JiraError, NewLink, TICKET_PROPERTY};
+use dtg_app::jira::{BlockedBy, Fetched, Jira, JiraError, TICKET_PROPERTY};
 use dtg_app::repo::JiraCredentials;
 use dtg_jira::{Auth, JiraClient, RecordedBody, Secret};
 use serde_json::json;
 
-use crate::helpers::{Reply, Server, config, issue};
+use crate::helpers::{Reply, Server, blocks, config, issue};
 
 fn auth() -> Auth {
     Auth::api_token("me@example.com", &Secret::new("api-token-1"))
@@ -336,11 +336,7 @@ async fn paged_reads_follow_every_page() {
 async fn a_blocks_link_puts_the_blocker_inward() {
     let server = Server::start(|_, _| Reply::empty(201)).await;
     let client = JiraClient::new(config(&server.url), auth()).unwrap();
-    let link = NewLink {
-        type_name: "Blocks".into(),
-        inward_key: "PROJ-1".into(),
-        outward_key: "PROJ-2".into(),
-    };
+    let link = blocks();
     client.link(&link).await.unwrap();
     let sent = server.seen_on("/rest/api/3/issueLink");
     assert_eq!(
@@ -477,14 +473,7 @@ async fn a_dry_run_records_every_request_and_sends_none() {
         .map(|r| r.as_ref().unwrap().key.clone())
         .collect();
     assert_eq!(keys, ["PROJ-1", "PROJ-2"]);
-    client
-        .link(&NewLink {
-            type_name: "Blocks".into(),
-            inward_key: "PROJ-1".into(),
-            outward_key: "PROJ-2".into(),
-        })
-        .await
-        .unwrap();
+    client.link(&blocks()).await.unwrap();
     client
         .attach("PROJ-1", "notes.txt", vec![1, 2, 3])
         .await

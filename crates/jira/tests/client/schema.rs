@@ -12,11 +12,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dtg_app::jira::{BlockedBy, Jira, NewLink, TICKET_PROPERTY};
+use dtg_app::jira::{BlockedBy, Jira, TICKET_PROPERTY};
 use dtg_jira::{Auth, JiraClient, Secret};
 use serde_json::{Map, Value, json};
 
-use crate::helpers::{config, issue};
+use crate::helpers::{blocks, config, issue};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -217,14 +217,7 @@ async fn every_json_body_the_client_sends_matches_jiras_request_schemas() {
         .fetch_issues(&["10001".to_owned()], &[])
         .await
         .unwrap();
-    client
-        .link(&NewLink {
-            type_name: "Blocks".into(),
-            inward_key: "PROJ-1".into(),
-            outward_key: "PROJ-2".into(),
-        })
-        .await
-        .unwrap();
+    client.link(&blocks()).await.unwrap();
     client
         .set_property("PROJ-1", TICKET_PROPERTY, &json!({ "ticket": "t1" }))
         .await
