@@ -210,6 +210,14 @@ pub struct Ticket {
     pub acceptance_criteria: Vec<String>,
     /// Config names that must exist on the site once the ticket is done.
     pub config_names: Vec<String>,
+    /// Who the ticket goes to in Jira (account id, email or display name),
+    /// set in review; the export's own assignee applies when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The sprint it goes into (id or name), set in review; the export's own
+    /// sprint applies when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sprint: Option<String>,
 }
 
 /// A file to attach to a ticket.

@@ -1110,6 +1110,8 @@ pub(crate) fn finish(d: &Draft, needs: &[&Draft], priority: Priority) -> Ticket 
         attachments,
         acceptance_criteria: d.criteria.iter().map(|c| strip_tags(c)).collect(),
         config_names: d.config_names.clone(),
+        assignee: None,
+        sprint: None,
     }
 }
 
