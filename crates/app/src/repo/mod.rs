@@ -23,7 +23,7 @@ mod token;
 pub use audit::AuditEntry;
 pub use connection::{CONNECTION_TTL_SECONDS, Connection};
 pub use file::{FileRecord, FileStatus};
-pub use session::{Session, SessionSummary};
+pub use session::{JiraTarget, Session, SessionSummary};
 pub use task::{Progress, Task, TaskError, TaskKind, TaskStatus};
 pub use ticket::StoredPlan;
 pub use token::{JiraCredentials, KEY_LEN, TOKEN_TTL_SECONDS, TokenCipher, TokenError};

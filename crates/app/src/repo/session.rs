@@ -29,6 +29,18 @@ pub struct Session {
     /// Counts of what it holds.
     #[serde(default)]
     pub summary: SessionSummary,
+    /// The Jira site and project its tickets go to, chosen when it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jira: Option<JiraTarget>,
+}
+
+/// The Jira site and project a session's tickets go to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JiraTarget {
+    /// Site URL (`https://example.atlassian.net`).
+    pub site: String,
+    /// Project key.
+    pub project_key: String,
 }
 
 /// Counts of what a session holds, kept on the session so listing is cheap.
@@ -83,6 +95,7 @@ impl<T: Table> Repos<'_, T> {
             updated_at: now,
             expires_at: now + self.ttl_seconds,
             summary: SessionSummary::default(),
+            jira: None,
         };
         let expires = Some(session.expires_at);
         let (meta, absent) = item(&keys::session(id), keys::META, &session, None, expires)?;
@@ -177,6 +190,23 @@ impl<T: Table> Repos<'_, T> {
     ) -> Result<Versioned<Session>> {
         let session = Session {
             summary,
+            ..current.value.clone()
+        };
+        self.save_session(current, session, now).await
+    }
+
+    /// Sets the Jira site and project of a session read at `version`.
+    ///
+    /// # Errors
+    /// [`super::RepoError::Conflict`] when the session changed since it was read.
+    pub async fn set_jira_target(
+        &self,
+        current: &Versioned<Session>,
+        jira: Option<JiraTarget>,
+        now: Timestamp,
+    ) -> Result<Versioned<Session>> {
+        let session = Session {
+            jira,
             ..current.value.clone()
         };
         self.save_session(current, session, now).await
