@@ -417,3 +417,70 @@ pub trait Jira: Send + Sync + 'static {
         next_page: Option<String>,
     ) -> impl Future<Output = JiraResult<SearchPage>> + Send;
 }
+
+/// A Jira site an Atlassian sign-in may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct JiraSite {
+    /// Site URL (`https://example.atlassian.net`).
+    pub url: String,
+    /// Site name.
+    pub name: String,
+}
+
+/// What a finished sign-in with Atlassian gives: who signed in, and the
+/// credentials for each site they granted.
+#[derive(Debug, Clone)]
+pub struct OAuthSignIn {
+    /// The account.
+    pub account: JiraUser,
+    /// Each site granted, with its credentials.
+    pub sites: Vec<(JiraSite, crate::repo::JiraCredentials)>,
+}
+
+/// Access to Jira on behalf of the product's users: a client with a user's
+/// stored credentials, a check of credentials typed in a sign-in form, and
+/// Atlassian's OAuth 2.0 (3LO) sign-in.
+pub trait JiraAccess: Send + Sync + 'static {
+    /// The client it makes.
+    type Client: Jira;
+
+    /// A client acting for `user` on `site`, with the credentials stored for
+    /// them (OAuth tokens are refreshed in the store as they expire).
+    ///
+    /// # Errors
+    /// [`JiraError::Unauthorized`] when nothing is stored for them.
+    fn client(
+        &self,
+        user: &str,
+        site: &str,
+    ) -> impl Future<Output = JiraResult<Self::Client>> + Send;
+
+    /// Checks `credentials` against `site`; the account they belong to.
+    ///
+    /// # Errors
+    /// [`JiraError::Unauthorized`] when Jira refuses them.
+    fn check(
+        &self,
+        site: &str,
+        credentials: &crate::repo::JiraCredentials,
+    ) -> impl Future<Output = JiraResult<JiraUser>> + Send;
+
+    /// Where to send a browser to sign in with Atlassian, or `None` when
+    /// OAuth is not set up: `state` comes back to the callback, and
+    /// `code_challenge` is the PKCE S256 challenge of the verifier the
+    /// callback hands to [`JiraAccess::complete_oauth`].
+    fn authorize_url(&self, state: &str, code_challenge: &str) -> Option<String>;
+
+    /// Exchanges the code a sign-in came back with for tokens, and reads
+    /// who signed in and the sites they granted.
+    ///
+    /// # Errors
+    /// [`JiraError::Unauthorized`] when Atlassian refuses the code.
+    fn complete_oauth(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        now: crate::store::Timestamp,
+    ) -> impl Future<Output = JiraResult<OAuthSignIn>> + Send;
+}

@@ -7,6 +7,8 @@
 
 pub mod export;
 pub mod jira;
+pub mod jobs;
 pub mod repo;
 pub mod store;
+pub mod upload;
 pub mod workflow;

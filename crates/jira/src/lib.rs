@@ -15,6 +15,7 @@
 //!   document; Jira's answers are read as its document declares them, and
 //!   one that cannot be read is [`dtg_app::jira::JiraError::Unreadable`].
 
+mod access;
 mod answer;
 pub mod auth;
 pub mod body;
@@ -25,6 +26,7 @@ pub mod oauth;
 pub mod pacing;
 pub mod record;
 
+pub use access::{OAuthSetup, SiteAccess};
 pub use auth::{Auth, RepoTokenStore, StoreFuture, TokenStore, TokenStoreError};
 pub use client::{BuildError, JiraClient, MAX_BULK, MAX_FETCH, refusal};
 pub use config::{

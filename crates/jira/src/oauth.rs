@@ -172,6 +172,45 @@ impl AtlassianOAuth {
         Ok(url.into())
     }
 
+    /// [`AtlassianOAuth::authorize_url`] with a PKCE S256 `code_challenge`.
+    ///
+    /// # Errors
+    /// [`crate::BuildError::InvalidUrl`] when the auth base is not a URL.
+    pub fn authorize_url_pkce(
+        &self,
+        redirect_uri: &str,
+        state: &str,
+        code_challenge: &str,
+    ) -> Result<String, crate::BuildError> {
+        let mut url = Url::parse(&self.authorize_url(redirect_uri, state)?)
+            .map_err(|e| crate::BuildError::InvalidUrl(e.to_string()))?;
+        url.query_pairs_mut()
+            .append_pair("code_challenge", code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        Ok(url.into())
+    }
+
+    /// [`AtlassianOAuth::exchange_code`] proving the PKCE verifier.
+    ///
+    /// # Errors
+    /// [`JiraError::Unauthorized`] when Atlassian refuses the code or the verifier.
+    pub async fn exchange_code_pkce(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> JiraResult<OAuthTokens> {
+        self.token(json!({
+            "grant_type": "authorization_code",
+            "client_id": self.app.client_id,
+            "client_secret": self.app.client_secret.expose(),
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": code_verifier,
+        }))
+        .await
+    }
+
     /// Exchanges an authorization code for tokens.
     ///
     /// # Errors

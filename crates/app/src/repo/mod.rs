@@ -15,6 +15,7 @@ mod connection;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 mod file;
+mod login;
 mod session;
 mod task;
 mod ticket;
@@ -23,6 +24,9 @@ mod token;
 pub use audit::AuditEntry;
 pub use connection::{CONNECTION_TTL_SECONDS, Connection};
 pub use file::{FileRecord, FileStatus};
+pub use login::{
+    LOGIN_TTL_SECONDS, Login, OAUTH_TTL_SECONDS, PendingOAuth, WS_TICKET_TTL_SECONDS, WsTicket, digest,
+};
 pub use session::{JiraTarget, Session, SessionSummary};
 pub use task::{Progress, Task, TaskError, TaskKind, TaskStatus};
 pub use ticket::StoredPlan;

@@ -25,6 +25,12 @@ pub fn file(id: &str) -> String {
     format!("FILE#{id}")
 }
 
+/// `UPLOAD#<id>`: a file a browser was given a URL to upload, not confirmed yet.
+#[must_use]
+pub fn upload(id: &str) -> String {
+    format!("UPLOAD#{id}")
+}
+
 /// `TICKET#<id>`: a ticket.
 #[must_use]
 pub fn ticket(id: &str) -> String {
@@ -74,10 +80,30 @@ pub fn connection(id: &str) -> String {
     format!("CONN#{id}")
 }
 
+/// `LOGIN#<digest>`: a signed-in browser, by the digest of its cookie.
+#[must_use]
+pub fn login(digest: &str) -> String {
+    format!("LOGIN#{digest}")
+}
+
+/// `OAUTH#<state>`: a sign-in with Atlassian under way.
+#[must_use]
+pub fn oauth(state: &str) -> String {
+    format!("OAUTH#{state}")
+}
+
+/// `WSTICKET#<digest>`: a short-lived ticket to open a WebSocket.
+#[must_use]
+pub fn ws_ticket(digest: &str) -> String {
+    format!("WSTICKET#{digest}")
+}
+
 /// Prefixes for queries within a session.
 pub mod prefix {
     /// Every file.
     pub const FILES: &str = "FILE#";
+    /// Every upload not confirmed yet.
+    pub const UPLOADS: &str = "UPLOAD#";
     /// Every ticket.
     pub const TICKETS: &str = "TICKET#";
     /// Every dependency.

@@ -1,0 +1,82 @@
+//! The port that starts a stage's long work: validating uploaded files,
+//! planning (and wording) tickets, exporting to Jira. The HTTP API asks for
+//! the work and answers at once (202); where it runs is the adapter's
+//! business: state machines and queues in production, tasks of the same
+//! process under `dtg serve`.
+
+use dtg_core::plan::Granularity;
+use serde::{Deserialize, Serialize};
+
+/// A language model to word the tickets with, among those the server offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WordingChoice {
+    /// Provider name (`openai`, `anthropic`, `openai_compatible`).
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+}
+
+/// Long work of a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Validate the uploaded files.
+    Validate {
+        /// Session id.
+        session: String,
+        /// Who asked.
+        actor: String,
+    },
+    /// Plan the tickets, then word them with a model when one is chosen.
+    Process {
+        /// Session id.
+        session: String,
+        /// Who asked.
+        actor: String,
+        /// Ticket granularity.
+        granularity: Granularity,
+        /// The model that words the tickets; `None` keeps the planner's text.
+        wording: Option<WordingChoice>,
+    },
+    /// Run a started export to its end (or its next stop).
+    Export {
+        /// Session id.
+        session: String,
+        /// Who asked (whose Jira credentials are used).
+        actor: String,
+    },
+}
+
+impl Job {
+    /// The session the job works on.
+    #[must_use]
+    pub fn session(&self) -> &str {
+        match self {
+            Self::Validate { session, .. }
+            | Self::Process { session, .. }
+            | Self::Export { session, .. } => session,
+        }
+    }
+}
+
+/// Why work could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The runner is not available now (retry later).
+    #[error("the work could not be started now: {0}")]
+    Unavailable(String),
+    /// The job names something the runner does not offer (a model, a provider).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Starts long work; returns once it is accepted, not when it is done.
+pub trait Jobs: Send + Sync + 'static {
+    /// Accepts `job`.
+    ///
+    /// # Errors
+    /// [`JobError::Unavailable`] when it cannot be queued; [`JobError::Refused`]
+    /// for a job the runner does not offer.
+    fn start(&self, job: Job) -> impl Future<Output = Result<(), JobError>> + Send;
+}
