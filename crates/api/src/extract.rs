@@ -1,0 +1,102 @@
+//! Extractors whose rejections answer the API's error shape, and the
+//! answers for unknown routes and methods.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, ErrorCategory};
+
+/// A JSON body; a body that is not JSON, or not of the expected shape, is a
+/// 400 or 422 in the API's error shape, naming what is wrong.
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => ApiError::unprocessable(
+            "invalid_body",
+            format!("The request body does not have the expected fields: {}", e.body_text()),
+        )
+        .action("Correct the body; the API document at /api/v1/openapi.json describes it"),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCategory::UserFixable,
+            "json_expected",
+            "The request body must be JSON (Content-Type: application/json).",
+        )
+        .action("Send the body as JSON"),
+        other => ApiError::bad_request(format!("The request body is not JSON: {}", other.body_text())),
+    }
+}
+
+/// Path parameters, refused in the API's error shape.
+#[derive(Debug, Clone)]
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(path_rejection(&rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: &PathRejection) -> ApiError {
+    ApiError::bad_request(format!("The address is not valid: {}", rejection.body_text()))
+}
+
+/// Query parameters, refused in the API's error shape.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(query_rejection(&rejection)),
+        }
+    }
+}
+
+fn query_rejection(rejection: &QueryRejection) -> ApiError {
+    ApiError::bad_request(format!(
+        "The query parameters are not valid: {}",
+        rejection.body_text()
+    ))
+}
+
+/// 404 for an unknown route.
+pub async fn no_route() -> ApiError {
+    ApiError::not_found("no_such_route", "There is no such address in this API.")
+        .action("See /api/v1/openapi.json for the routes there are")
+}
+
+/// 405 for a known route with another method.
+pub async fn no_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCategory::UserFixable,
+        "method_not_allowed",
+        "This address does not take this method.",
+    )
+    .action("See /api/v1/openapi.json for the methods it takes")
+}
