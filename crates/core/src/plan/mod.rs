@@ -6,6 +6,7 @@
 //! never by a model; the ticket writer ([`writer`]) only words them.
 
 pub mod deps;
+pub mod edit;
 pub mod graph;
 pub mod prose;
 pub mod render;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::item::{ConfigItem, ItemData};
 
 pub use deps::{ItemDependency, item_dependencies};
+pub use edit::{EditError, EditLimits, TicketEdit, apply_edit};
 pub use graph::{Cycle, Graph};
 
 /// How finely items are split into tickets.
