@@ -8,6 +8,7 @@
 pub mod export;
 pub mod jira;
 pub mod jobs;
+pub mod progress;
 pub mod repo;
 pub mod store;
 pub mod upload;

@@ -2,13 +2,20 @@
 //! the serverless functions: upload files into a session, validate them,
 //! plan the backlog from them. Each moves the session through the stage
 //! machine, records a task the client can poll and an audit entry, and
-//! leaves the session where the next stage can pick it up.
+//! leaves the session where the next stage can pick it up. The `*_with`
+//! variants also publish the stage's progress messages
+//! ([`crate::progress`]) to the session's listeners.
 
 use dtg_core::csv::{Limits, Report, SourceFile, validate};
 use dtg_core::finding::Severity;
 use dtg_core::plan::{Plan, PlanError, PlanSettings, plan};
 use dtg_core::session::{Position, Stage, Status};
 
+use crate::export::ErrorCategory;
+use crate::progress::{
+    NoPublish, ProcessingComplete, ProcessingFailed, ProgressMessage, ProtocolVersion, Publish,
+    ValidationComplete, ValidationFailed, ValidationProgress,
+};
 use crate::repo::{
     AuditEntry, FileRecord, FileStatus, Progress, RepoError, Repos, Session, SessionSummary, Task,
     TaskError, TaskKind, TaskStatus, Versioned,
@@ -251,6 +258,24 @@ pub async fn validate_session<T: Table, B: Blobs>(
     limits: &Limits,
     run: Run<'_>,
 ) -> Result<Report> {
+    validate_session_with(repos, blobs, &NoPublish, session, limits, run).await
+}
+
+/// [`validate_session`], publishing `validation_progress` after each file's
+/// findings are stored, then `validation_complete` (findings with errors
+/// included: the report says what to fix), or `validation_failed` when the
+/// files could not be read.
+///
+/// # Errors
+/// As [`validate_session`].
+pub async fn validate_session_with<T: Table, B: Blobs, P: Publish>(
+    repos: &Repos<'_, T>,
+    blobs: &B,
+    publish: &P,
+    session: &str,
+    limits: &Limits,
+    run: Run<'_>,
+) -> Result<Report> {
     let current = load(repos, session, run.now).await?;
     if current.value.position.stage != Stage::Upload {
         return Err(WorkflowError::WrongStage {
@@ -264,13 +289,36 @@ pub async fn validate_session<T: Table, B: Blobs>(
     let files = match sources(repos, blobs, session, run.now).await {
         Ok(files) => files,
         Err(err) => {
+            let message = ProgressMessage::ValidationFailed(ValidationFailed {
+                v: ProtocolVersion,
+                session_id: session.to_owned(),
+                status: "failed".to_owned(),
+                files_done: 0,
+                files_total: 0,
+                errors: 0,
+                warnings: 0,
+                notes: 0,
+                error_category: error_category(&err),
+                error_message: err.to_string(),
+            });
             fail_task(repos, &current.value, task, &err, run).await?;
             move_to(repos, current, UPLOAD, run.now).await?;
+            publish.publish(session, &message).await;
             return Err(err);
         }
     };
     let (records, sources): (Vec<_>, Vec<_>) = files.into_iter().unzip();
     let report = validate(&sources, limits);
+    let mut so_far = ValidationProgress {
+        v: ProtocolVersion,
+        session_id: session.to_owned(),
+        files_done: 0,
+        files_total: records.len(),
+        current_file: None,
+        errors: 0,
+        warnings: 0,
+        notes: 0,
+    };
     for (record, file) in records.iter().zip(&report.files) {
         let findings: Vec<_> = report
             .findings
@@ -278,6 +326,13 @@ pub async fn validate_session<T: Table, B: Blobs>(
             .filter(|f| f.file == record.value.name)
             .cloned()
             .collect();
+        for f in &findings {
+            match f.severity {
+                Severity::Error => so_far.errors += 1,
+                Severity::Warning => so_far.warnings += 1,
+                Severity::Info => so_far.notes += 1,
+            }
+        }
         let status = if findings.iter().any(|f| f.severity == Severity::Error) {
             FileStatus::Invalid
         } else {
@@ -292,6 +347,14 @@ pub async fn validate_session<T: Table, B: Blobs>(
         repos
             .update_file(&current.value, record, updated, run.now)
             .await?;
+        so_far.files_done += 1;
+        so_far.current_file = Some(record.value.name.clone());
+        publish
+            .publish(
+                session,
+                &ProgressMessage::ValidationProgress(so_far.clone()),
+            )
+            .await;
     }
     let (errors, warnings) = report.counts();
     let detail = serde_json::json!({
@@ -310,6 +373,18 @@ pub async fn validate_session<T: Table, B: Blobs>(
     };
     let current = repos.update_summary(&current, summary, run.now).await?;
     move_to(repos, current, UPLOAD, run.now).await?;
+    let message = ProgressMessage::ValidationComplete(ValidationComplete {
+        v: ProtocolVersion,
+        session_id: session.to_owned(),
+        status: "completed".to_owned(),
+        files_done: so_far.files_done,
+        files_total: so_far.files_total,
+        items: report.items.len(),
+        errors,
+        warnings,
+        notes: report.infos(),
+    });
+    publish.publish(session, &message).await;
     Ok(report)
 }
 
@@ -321,6 +396,83 @@ pub async fn validate_session<T: Table, B: Blobs>(
 /// [`WorkflowError::Invalid`] when the files have errors;
 /// [`WorkflowError::WrongStage`] outside upload, review or a failed processing.
 pub async fn plan_session<T: Table, B: Blobs>(
+    repos: &Repos<'_, T>,
+    blobs: &B,
+    session: &str,
+    settings: &PlanSettings,
+    limits: &Limits,
+    run: Run<'_>,
+) -> Result<(Report, Plan)> {
+    plan_session_with(repos, blobs, &NoPublish, session, settings, limits, run).await
+}
+
+/// [`plan_session`], publishing `processing_complete` once the plan is
+/// saved, or `processing_failed` when planning could not run or the planner
+/// refused the items (the deterministic planner is one chunk, provider
+/// `deterministic`, model `planner`; wording by a model reports its own
+/// chunks).
+///
+/// # Errors
+/// As [`plan_session`].
+pub async fn plan_session_with<T: Table, B: Blobs, P: Publish>(
+    repos: &Repos<'_, T>,
+    blobs: &B,
+    publish: &P,
+    session: &str,
+    settings: &PlanSettings,
+    limits: &Limits,
+    run: Run<'_>,
+) -> Result<(Report, Plan)> {
+    let planned = plan_and_save(repos, blobs, session, settings, limits, run).await;
+    let message = match &planned {
+        Ok((_, plan)) => ProgressMessage::ProcessingComplete(ProcessingComplete {
+            v: ProtocolVersion,
+            session_id: session.to_owned(),
+            status: "completed".to_owned(),
+            chunks_done: 1,
+            chunks_total: 1,
+            tickets: plan.tickets.len(),
+            epics: plan.epics.len(),
+            dependencies: plan.dependencies.len(),
+            cost_usd: None,
+            provider: PLANNER_PROVIDER.to_owned(),
+            model: PLANNER_MODEL.to_owned(),
+        }),
+        // Asked at a stage that cannot plan: nothing started, nothing to report.
+        Err(WorkflowError::WrongStage { .. } | WorkflowError::NoSession(_)) => return planned,
+        Err(err) => ProgressMessage::ProcessingFailed(ProcessingFailed {
+            v: ProtocolVersion,
+            session_id: session.to_owned(),
+            status: "failed".to_owned(),
+            chunks_done: 0,
+            chunks_total: 1,
+            tickets: 0,
+            cost_usd: None,
+            provider: PLANNER_PROVIDER.to_owned(),
+            model: PLANNER_MODEL.to_owned(),
+            error_category: error_category(err),
+            error_message: err.to_string(),
+        }),
+    };
+    publish.publish(session, &message).await;
+    planned
+}
+
+/// The provider name of the planner's own text, in progress messages.
+pub const PLANNER_PROVIDER: &str = "deterministic";
+/// The model name of the planner's own text, in progress messages.
+pub const PLANNER_MODEL: &str = "planner";
+
+/// The error category of seed `004_*` for a stage's failure.
+#[must_use]
+pub fn error_category(err: &WorkflowError) -> ErrorCategory {
+    match err {
+        WorkflowError::Repo(_) | WorkflowError::Blobs(_) => ErrorCategory::Temporary,
+        _ => ErrorCategory::UserFixable,
+    }
+}
+
+async fn plan_and_save<T: Table, B: Blobs>(
     repos: &Repos<'_, T>,
     blobs: &B,
     session: &str,
@@ -384,6 +536,69 @@ pub async fn plan_session<T: Table, B: Blobs>(
     let current = repos.update_summary(&current, summary, run.now).await?;
     move_to(repos, current, REVIEW, run.now).await?;
     Ok((report, planned))
+}
+
+/// Saves a plan worded by a language model into a session in review: the
+/// plan replaces the planner's, a succeeded processing task carries the
+/// generation `report` (usage, cost, findings) for the client to show, and
+/// the audit log records who worded it with what.
+///
+/// # Errors
+/// [`WorkflowError::WrongStage`] outside review; a ticket edited meanwhile
+/// ([`RepoError::Conflict`]); the store failing.
+pub async fn save_wording<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    worded_plan: &Plan,
+    report: serde_json::Value,
+    provider: &str,
+    model: &str,
+    run: Run<'_>,
+) -> Result<Task> {
+    let current = load(repos, session_id, run.now).await?;
+    if current.value.position != REVIEW {
+        return Err(WorkflowError::WrongStage {
+            session: session_id.to_owned(),
+            position: current.value.position,
+            action: "take worded tickets (plan it first)",
+        });
+    }
+    let chunks = report
+        .get("chunks")
+        .and_then(serde_json::Value::as_array)
+        .map_or(0, |c| c.len() as u64);
+    let field = |name: &str| report.get(name).cloned().unwrap_or_default();
+    let detail = serde_json::json!({
+        "provider": provider,
+        "model": model,
+        "prompt_version": field("prompt_version"),
+        "chunks": chunks,
+        "tickets_written": field("tickets_written"),
+        "tickets_kept": field("tickets_kept"),
+        "findings": report.get("findings").and_then(serde_json::Value::as_array).map_or(0, Vec::len),
+        "usage": field("usage"),
+        "cost": field("cost"),
+    });
+    let task = Task {
+        id: format!("{}-generation", run.id),
+        kind: TaskKind::Processing,
+        status: TaskStatus::Succeeded,
+        progress: Progress {
+            done: chunks,
+            total: chunks,
+            message: format!("tickets worded by {provider} {model}"),
+        },
+        error: None,
+        result: Some(report),
+        created_at: run.now,
+        updated_at: run.now,
+    };
+    repos
+        .save_plan(&current.value, worded_plan, run.now)
+        .await?;
+    repos.insert_task(&current.value, &task, run.now).await?;
+    audit(repos, &current.value, run, "plan.worded", detail).await?;
+    Ok(task)
 }
 
 async fn start_task<T: Table>(

@@ -7,12 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 use dtg_app::export::{
-    DEFAULT_SETTLE_SECS, ErrorCategory, ExportError, ExportResults, ExportSettings, ExportState,
-    LinkMode, Phase, StepReport, check_adf, results, retry_export, start_export, step,
+    Begun, DEFAULT_SETTLE_SECS, ErrorCategory, ExportError, ExportRequest, ExportResults,
+    LEASE_SECS, LinkMode, StepReport, SystemClock, begin_export, results, retry_failed, run_export,
 };
 use dtg_app::jira::Jira;
-use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos, Session};
-use dtg_app::store::Table;
+use dtg_app::progress::{NoPublish, ProgressMessage, Publish};
+use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
 use dtg_core::session::{Position, Stage, Status};
 use dtg_embedded::SqliteTable;
 use dtg_jira::{Auth, JiraClient, JiraConfig, Secret};
@@ -186,92 +186,91 @@ fn category(category: ErrorCategory) -> &'static str {
     }
 }
 
-/// Starts or resumes the export of a session and drives it to the end.
+/// The export request the arguments describe.
+fn request(args: &Args) -> ExportRequest {
+    ExportRequest {
+        project_key: args.project.clone(),
+        assignee: args.assignee.clone(),
+        sprint: args.sprint.clone(),
+        batch_size: args.batch_size,
+        link_mode: args.links.into(),
+        settle_secs: args.settle_secs,
+    }
+}
+
+/// Starts, resumes or retries the export of a session (as the app's use
+/// cases decide) and drives it to the end.
 pub fn drive<J: Jira>(store: &LocalStore, jira: &J, args: &Args) -> Result<u8> {
-    let session = store.find(&args.session)?;
-    let id = session.value.id.clone();
+    let id = store.find(&args.session)?.value.id;
     let repos = store.repos();
     let run_id = new_id();
-    let position = session.value.position;
-    match (position.stage, position.status, args.retry) {
-        (Stage::Review, Status::Active, false) => {
-            let project = args
-                .project
-                .clone()
-                .context("name the Jira project with --project KEY or DTG_JIRA_PROJECT")?;
-            let report = store.block_on(check_adf(&repos, &id, LocalStore::run(&run_id)))?;
-            if !report.all_passed {
-                let mut err = anstream::stderr().lock();
-                writeln!(
-                    err,
-                    "Some tickets would not be accepted by Jira; fix them first:"
-                )?;
-                for r in report.results.iter().filter(|r| r.status != "passed") {
-                    writeln!(
-                        err,
-                        "  {}: {}",
-                        r.ticket_id,
-                        r.error_message.as_deref().unwrap_or("failed")
-                    )?;
-                }
+    let go_on = if args.retry {
+        match store.block_on(retry_failed(
+            &repos,
+            &id,
+            args.project.as_deref(),
+            LocalStore::run(&run_id),
+        )) {
+            Ok(_) => true,
+            Err(ExportError::MaxRetries { used, .. }) => {
+                eprintln!(
+                    "dtg: the export was retried {used} times; a Jira administrator must look at the project (the session needs manual cleanup)"
+                );
                 return Ok(exit::INVALID);
             }
-            let settings = ExportSettings {
-                project_key: project,
-                assignee: args.assignee.clone(),
-                sprint: args.sprint.clone(),
-                batch_size: args.batch_size,
-                link_mode: args.links.into(),
-                settle_secs: args.settle_secs,
-            };
-            store.block_on(start_export(
+            Err(ExportError::AlreadyExported(_)) => {
+                eprintln!("Session {id} is already exported.");
+                false
+            }
+            Err(e) => return Err(explain(e, &id, args.retry)),
+        }
+    } else {
+        let mut told = false;
+        loop {
+            match store.block_on(begin_export(
                 &repos,
                 &id,
-                settings,
+                request(args),
                 LocalStore::run(&run_id),
-            ))?;
-        }
-        // A run cut short: go on from the cursor, but find first what Jira
-        // made of a create whose answer that run never read.
-        (Stage::JiraExport, Status::Exporting, _) => {
-            same_project(store, &id, args)?;
-            store.block_on(reconcile_first(&repos, &session.value))?;
-        }
-        (Stage::JiraExport, Status::ExportFailed | Status::AdminRequired, true) => {
-            same_project(store, &id, args)?;
-            match store.block_on(retry_export(&repos, &id, LocalStore::run(&run_id))) {
-                Ok(_) => {}
-                Err(ExportError::MaxRetries { used, .. }) => {
-                    eprintln!(
-                        "dtg: the export was retried {used} times; a Jira administrator must look at the project (the session needs manual cleanup)"
-                    );
+            )) {
+                Ok(Begun::Started(_)) => break true,
+                // Another `dtg` drives it, or one was killed and its lease
+                // has not lapsed yet: wait for either.
+                Ok(Begun::AlreadyRunning(running)) => {
+                    if !told {
+                        eprintln!(
+                            "The export of session {id} is running in another dtg ({:.0}% done); waiting until it ends or stops answering (up to {LEASE_SECS} s after it stops)...",
+                            running.progress_percentage
+                        );
+                        told = true;
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                Err(ExportError::AlreadyExported(_)) => {
+                    eprintln!("Session {id} is already exported.");
+                    break false;
+                }
+                Err(ExportError::AdfFailed { failed, .. }) => {
+                    let mut err = anstream::stderr().lock();
+                    writeln!(
+                        err,
+                        "Some tickets would not be accepted by Jira; fix them first:"
+                    )?;
+                    for r in &failed {
+                        writeln!(
+                            err,
+                            "  {}: {}",
+                            r.ticket_id,
+                            r.error_message.as_deref().unwrap_or("failed")
+                        )?;
+                    }
                     return Ok(exit::INVALID);
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(explain(e, &id, args.retry)),
             }
         }
-        (Stage::JiraExport, Status::AdminRequired, false) => {
-            bail!(
-                "the export of session {id} used its retries; a Jira administrator must look at the project (`dtg results --session {id}` shows why it stopped)"
-            );
-        }
-        (Stage::JiraExport, Status::ExportFailed, false) => {
-            bail!(
-                "the export of session {id} stopped; `dtg export --session {id} --retry` resumes it"
-            );
-        }
-        (Stage::Completed, _, _) => {
-            eprintln!("Session {id} is already exported.");
-        }
-        (_, _, true) => bail!("session {id} is at {position}; only a failed export can be retried"),
-        _ => bail!(
-            "session {id} is at {position}; plan it (`dtg plan --session {id}`) before exporting"
-        ),
-    }
-    let last = if store
-        .block_on(repos.session(&id, now()))?
-        .is_some_and(|s| s.value.position.stage == Stage::JiraExport)
-    {
+    };
+    let last = if go_on {
         Some(steps(store, jira, &id, &run_id)?)
     } else {
         None
@@ -284,42 +283,51 @@ pub fn drive<J: Jira>(store: &LocalStore, jira: &J, args: &Args) -> Result<u8> {
     })
 }
 
-/// A started export goes on to the project it started with: issues already
-/// made there stay there, so another `--project` is refused, not ignored.
-fn same_project(store: &LocalStore, id: &str, args: &Args) -> Result<()> {
-    let Some(asked) = args.project.as_deref() else {
-        return Ok(());
-    };
-    let Some(state) = store.block_on(store.repos().export_state(id, now()))? else {
-        return Ok(());
-    };
-    let started = &state.value.settings.project_key;
-    if asked != started {
-        bail!(
+/// What the command line says when an export cannot start or go on.
+fn explain(err: ExportError, id: &str, retry: bool) -> anyhow::Error {
+    match err {
+        ExportError::NoProject(_) => {
+            anyhow::anyhow!("name the Jira project with --project KEY or DTG_JIRA_PROJECT")
+        }
+        // Issues already made there stay there: another project is refused, not ignored.
+        ExportError::ProjectMismatch { started, asked, .. } => anyhow::anyhow!(
             "the export of session {id} goes to project {started}, where it started; it cannot move to {asked}. Leave out --project (and DTG_JIRA_PROJECT) to go on, or export the files to {asked} from a new session"
-        );
+        ),
+        ExportError::Stopped {
+            admin_required: true,
+            ..
+        } => anyhow::anyhow!(
+            "the export of session {id} used its retries; a Jira administrator must look at the project (`dtg results --session {id}` shows why it stopped)"
+        ),
+        ExportError::Stopped { .. } => anyhow::anyhow!(
+            "the export of session {id} stopped; `dtg export --session {id} --retry` resumes it"
+        ),
+        ExportError::Running { .. } => anyhow::anyhow!(
+            "the export of session {id} is running in another dtg now; wait for it to end (`dtg results --session {id}` shows how far it is)"
+        ),
+        ExportError::WrongStage { position, .. } if retry => {
+            anyhow::anyhow!("session {id} is at {position}; only a failed export can be retried")
+        }
+        ExportError::WrongStage { position, .. } => anyhow::anyhow!(
+            "session {id} is at {position}; plan it (`dtg plan --session {id}`) before exporting"
+        ),
+        other => other.into(),
     }
-    Ok(())
 }
 
-/// Sends a cut-short export back to the prepare phase when it was creating
-/// issues: prepare finds every issue already made (by the run label and the
-/// ticket property) before anything else is created, so a create whose
-/// answer was lost with the process is not sent again.
-async fn reconcile_first<T: Table>(repos: &Repos<'_, T>, session: &Session) -> Result<()> {
-    let Some(stored) = repos.export_state(&session.id, now()).await? else {
-        return Ok(());
-    };
-    if matches!(stored.value.phase, Phase::Epics | Phase::Tickets) {
-        let state = ExportState {
-            phase: Phase::Prepare,
-            ..stored.value.clone()
-        };
-        repos
-            .save_export_state(session, &state, Some(stored.version), now())
-            .await?;
+/// The progress bar, fed by the export's progress messages.
+struct Bar(indicatif::ProgressBar);
+
+impl Publish for Bar {
+    async fn publish(&self, _session: &str, message: &ProgressMessage) {
+        if let ProgressMessage::ExportProgress(p) = message {
+            self.0
+                .set_length((p.total_tickets + p.total_dependencies) as u64);
+            self.0
+                .set_position((p.tickets_completed + p.dependencies_created) as u64);
+            self.0.set_message(p.current_stage.clone());
+        }
     }
-    Ok(())
 }
 
 fn steps<J: Jira>(store: &LocalStore, jira: &J, id: &str, run_id: &str) -> Result<StepReport> {
@@ -331,24 +339,18 @@ fn steps<J: Jira>(store: &LocalStore, jira: &J, id: &str, run_id: &str) -> Resul
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    loop {
-        let report = store.block_on(step(&repos, jira, id, LocalStore::run(run_id)))?;
-        let p = &report.progress;
-        bar.set_length((p.total_tickets + p.total_dependencies) as u64);
-        bar.set_position((p.tickets_completed + p.dependencies_created) as u64);
-        bar.set_message(p.current_stage.clone());
-        if report.done {
-            bar.finish_and_clear();
-            return Ok(report);
-        }
-        if !report.wait_hint.is_zero() {
-            bar.set_message(format!(
-                "Jira asked to slow down; waiting {} s",
-                report.wait_hint.as_secs()
-            ));
-            std::thread::sleep(report.wait_hint.min(Duration::from_secs(3_600)));
-        }
-    }
+    let bar = Bar(bar);
+    let report = store.block_on(run_export(
+        &repos,
+        jira,
+        &bar,
+        &SystemClock,
+        id,
+        OWNER,
+        run_id,
+    ));
+    bar.0.finish_and_clear();
+    Ok(report?)
 }
 
 /// The Jira credentials of the environment: `DTG_JIRA_EMAIL` and
@@ -435,27 +437,24 @@ fn dry_run(store: &LocalStore, config: JiraConfig, args: &Args) -> Result<u8> {
             .await?;
         anyhow::Ok(())
     })?;
-    let report = store.block_on(check_adf(&repos, &id, run()))?;
-    if !report.all_passed {
-        bail!(
+    let mut copy_args = request(args);
+    copy_args.project_key = Some(project);
+    match store.block_on(begin_export(&repos, &id, copy_args, run())) {
+        Ok(_) => {}
+        Err(ExportError::AdfFailed { .. }) => bail!(
             "some tickets would not be accepted by Jira; `dtg export` without --dry-run lists them"
-        );
+        ),
+        Err(e) => return Err(e.into()),
     }
-    let settings = ExportSettings {
-        project_key: project,
-        assignee: args.assignee.clone(),
-        sprint: args.sprint.clone(),
-        batch_size: args.batch_size,
-        link_mode: args.links.into(),
-        settle_secs: args.settle_secs,
-    };
-    store.block_on(start_export(&repos, &id, settings, run()))?;
-    loop {
-        let report = store.block_on(step(&repos, &client, &id, run()))?;
-        if report.done {
-            break;
-        }
-    }
+    store.block_on(run_export(
+        &repos,
+        &client,
+        &NoPublish,
+        &SystemClock,
+        &id,
+        OWNER,
+        &run_id,
+    ))?;
     let mut out = anstream::stdout().lock();
     for request in client.recorded() {
         serde_json::to_writer(&mut out, &request).map_err(std::io::Error::from)?;

@@ -7,7 +7,7 @@ use std::io::Write as _;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use dtg_app::repo::{AuditEntry, Progress as TaskProgress, Task, TaskKind, TaskStatus};
+use dtg_app::workflow::save_wording;
 use dtg_core::item::ConfigItem;
 use dtg_core::plan::Plan;
 use dtg_llm::{Generation, GenerationReport, LlmConfig, Progress, ProviderKind, generate};
@@ -174,50 +174,17 @@ pub fn save_in_session(id: &str, generation: &Generation) -> Result<()> {
     let store = crate::local::LocalStore::open()?;
     let session = store.find(id)?.value;
     let repos = store.repos();
-    let now = crate::local::now();
-    let result = serde_json::to_value(&generation.report)?;
-    let chunks = generation.report.chunks.len() as u64;
-    let task = Task {
-        id: format!("{}-generation", crate::local::new_id()),
-        kind: TaskKind::Processing,
-        status: TaskStatus::Succeeded,
-        progress: TaskProgress {
-            done: chunks,
-            total: chunks,
-            message: format!(
-                "tickets worded by {} {}",
-                generation.report.provider, generation.report.model
-            ),
-        },
-        error: None,
-        result: Some(result),
-        created_at: now,
-        updated_at: now,
-    };
+    let run_id = crate::local::new_id();
     let report = &generation.report;
-    let entry = AuditEntry {
-        id: crate::local::new_id(),
-        at: now,
-        actor: crate::local::OWNER.to_owned(),
-        action: "plan.worded".to_owned(),
-        detail: serde_json::json!({
-            "provider": report.provider,
-            "model": report.model,
-            "prompt_version": report.prompt_version,
-            "chunks": chunks,
-            "tickets_written": report.tickets_written,
-            "tickets_kept": report.tickets_kept,
-            "findings": report.findings.len(),
-            "usage": report.usage,
-            "cost": report.cost,
-        }),
-    };
-    store.block_on(async {
-        repos.save_plan(&session, &generation.plan, now).await?;
-        repos.insert_task(&session, &task, now).await?;
-        repos.append_audit(&session, &entry).await?;
-        Ok::<_, anyhow::Error>(())
-    })?;
+    store.block_on(save_wording(
+        &repos,
+        &session.id,
+        &generation.plan,
+        serde_json::to_value(report)?,
+        &report.provider,
+        &report.model,
+        crate::local::LocalStore::run(&run_id),
+    ))?;
     let mut err = std::io::stderr().lock();
     writeln!(
         err,

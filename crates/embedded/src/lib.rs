@@ -1,12 +1,15 @@
 //! Embedded adapters of the storage ports, for `dtg serve` and the tests:
 //! the single table in SQLite ([`SqliteTable`]) and blobs in a folder
-//! ([`FolderBlobs`]), whose presigned URLs [`blob_routes`] serves.
+//! ([`FolderBlobs`]), whose presigned URLs [`blob_routes`] serves, and the
+//! in-process progress [`Hub`] (the `Publish` port) of `dtg serve`.
 //!
 //! Both pass the same contract suite as the AWS adapters
 //! (`dtg_app::store::contract`).
 
 pub mod blobs;
+pub mod hub;
 pub mod table;
 
 pub use blobs::{FolderBlobs, blob_routes};
+pub use hub::Hub;
 pub use table::SqliteTable;

@@ -26,9 +26,17 @@
 mod state;
 
 pub use state::{
-    ADF_CHECK, AdfCheck, Counters, DEFAULT_SETTLE_SECS, EXPORT, ErrorCategory, ExportFailure,
-    ExportSettings, ExportState, Exported, ExportedKind, Fallback, IN_FLIGHT, ISSUES, InFlight,
-    LinkMode, ManualFix, Phase, Resolved,
+    ADF_CHECK, AdfCheck, Counters, DEFAULT_SETTLE_SECS, EXPORT, EXPORT_LEASE, ErrorCategory,
+    ExportFailure, ExportLease, ExportSettings, ExportState, Exported, ExportedKind, Fallback,
+    IN_FLIGHT, ISSUES, InFlight, LinkMode, ManualFix, Phase, Resolved,
+};
+
+mod control;
+
+pub use control::{
+    Begun, Clock, ExportAlreadyRunning, ExportRequest, ExportRetried, ExportStarted, ExportStatus,
+    LEASE_SECS, SystemClock, begin_export, export_status, is_running, retry_failed, rfc3339,
+    run_export,
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -116,6 +124,48 @@ pub enum ExportError {
         used: u32,
         /// When the first failure happened.
         first_error_at: Option<Timestamp>,
+    },
+    /// No project was named, and the session records none.
+    #[error("session {0} names no Jira project to export to; name one (the session records none)")]
+    NoProject(String),
+    /// The ADF check run before the export failed for these tickets.
+    #[error("{} tickets would not be accepted by Jira; fix them in review first", failed.len())]
+    AdfFailed {
+        /// Session id.
+        session: String,
+        /// The tickets that failed, with what is wrong and how to fix it.
+        failed: Vec<AdfResult>,
+    },
+    /// The session is exported already.
+    #[error("session {0} is already exported")]
+    AlreadyExported(String),
+    /// Another project than the one the export started with.
+    #[error(
+        "the export of session {session} goes to project {started}, where it started; it cannot move to {asked}"
+    )]
+    ProjectMismatch {
+        /// Session id.
+        session: String,
+        /// The project it started with.
+        started: String,
+        /// The project asked for.
+        asked: String,
+    },
+    /// The export is running now (its driver's lease has not lapsed).
+    #[error("the export of session {session} is running now; wait for it to finish or stop")]
+    Running {
+        /// Session id.
+        session: String,
+        /// Its task.
+        task_id: String,
+    },
+    /// The export stopped on a failure: only a retry goes on with it.
+    #[error("the export of session {session} stopped; retry it to go on from where it stopped")]
+    Stopped {
+        /// Session id.
+        session: String,
+        /// Whether the retries are used up (an administrator must look).
+        admin_required: bool,
     },
     /// A repository call failed.
     #[error(transparent)]
@@ -1241,50 +1291,86 @@ async fn prepare<T: Table, J: Jira>(
         ));
     };
     resolved.blocks_link = blocks.name.clone();
-    if let Some(wanted) = state.settings.assignee.clone() {
+    // The export's assignee and sprint, and those set on single tickets in
+    // review (which take their place for that ticket), each looked up once;
+    // a ticket whose own or inherited one Jira cannot take falls back.
+    let wanted_assignees: BTreeSet<&str> = state
+        .settings
+        .assignee
+        .as_deref()
+        .into_iter()
+        .chain(plan.tickets.iter().filter_map(|t| t.assignee.as_deref()))
+        .collect();
+    if !wanted_assignees.is_empty() {
         let users = jira.assignable_users(&key).await?;
-        resolved.assignee = users
-            .iter()
-            .find(|u| {
+        for wanted in wanted_assignees {
+            let found = users.iter().find(|u| {
                 u.account_id == wanted
                     || u.email
                         .as_deref()
-                        .is_some_and(|e| e.eq_ignore_ascii_case(&wanted))
-                    || u.display_name.eq_ignore_ascii_case(&wanted)
-            })
-            .map(|u| u.account_id.clone());
-        if resolved.assignee.is_none() {
-            for t in &plan.tickets {
-                add_fallback(
-                    state,
-                    &t.id,
-                    &t.title,
-                    Fallback::AssigneeInvalid,
-                    &format!("{wanted} cannot be assigned issues in {key}"),
-                );
+                        .is_some_and(|e| e.eq_ignore_ascii_case(wanted))
+                    || u.display_name.eq_ignore_ascii_case(wanted)
+            });
+            if let Some(user) = found {
+                resolved
+                    .assignees
+                    .insert(wanted.to_owned(), user.account_id.clone());
             }
         }
+        resolved.assignee = state
+            .settings
+            .assignee
+            .as_ref()
+            .and_then(|w| resolved.assignees.get(w).cloned());
     }
-    if let Some(wanted) = state.settings.sprint.clone() {
+    let wanted_sprints: BTreeSet<&str> = state
+        .settings
+        .sprint
+        .as_deref()
+        .into_iter()
+        .chain(plan.tickets.iter().filter_map(|t| t.sprint.as_deref()))
+        .collect();
+    if !wanted_sprints.is_empty() {
         let sprints = jira.sprints(&key).await?;
-        resolved.sprint = sprints
-            .iter()
-            .find(|s| {
-                s.state != "closed"
-                    && (s.id.to_string() == wanted || s.name.eq_ignore_ascii_case(&wanted))
-            })
-            .map(|s| s.id);
-        if resolved.sprint.is_none() || resolved.sprint_field.is_none() {
-            resolved.sprint = None;
-            for t in &plan.tickets {
-                add_fallback(
-                    state,
-                    &t.id,
-                    &t.title,
-                    Fallback::SprintNotFound,
-                    &format!("No open sprint {wanted} in {key}"),
-                );
+        if resolved.sprint_field.is_some() {
+            for wanted in wanted_sprints {
+                let found = sprints.iter().find(|s| {
+                    s.state != "closed"
+                        && (s.id.to_string() == wanted || s.name.eq_ignore_ascii_case(wanted))
+                });
+                if let Some(sprint) = found {
+                    resolved.sprints.insert(wanted.to_owned(), sprint.id);
+                }
             }
+        }
+        resolved.sprint = state
+            .settings
+            .sprint
+            .as_ref()
+            .and_then(|w| resolved.sprints.get(w).copied());
+    }
+    for t in &plan.tickets {
+        if let Some(wanted) = t.assignee.as_ref().or(state.settings.assignee.as_ref())
+            && !resolved.assignees.contains_key(wanted)
+        {
+            add_fallback(
+                state,
+                &t.id,
+                &t.title,
+                Fallback::AssigneeInvalid,
+                &format!("{wanted} cannot be assigned issues in {key}"),
+            );
+        }
+        if let Some(wanted) = t.sprint.as_ref().or(state.settings.sprint.as_ref())
+            && !resolved.sprints.contains_key(wanted)
+        {
+            add_fallback(
+                state,
+                &t.id,
+                &t.title,
+                Fallback::SprintNotFound,
+                &format!("No open sprint {wanted} in {key}"),
+            );
         }
     }
     resolved.key_floor = key_floor_by_search(jira, &key).await?;
@@ -1572,7 +1658,11 @@ fn new_issue(
         {
             extra_fields.insert(field.clone(), serde_json::json!(t.estimate));
         }
-        if let (Some(field), Some(sprint)) = (&r.sprint_field, r.sprint)
+        let sprint = match &t.sprint {
+            Some(own) => r.sprints.get(own).copied(),
+            None => r.sprint,
+        };
+        if let (Some(field), Some(sprint)) = (&r.sprint_field, sprint)
             && !has(Fallback::SprintNotFound)
         {
             extra_fields.insert(field.clone(), serde_json::json!(sprint));
@@ -1589,7 +1679,10 @@ fn new_issue(
             .and_then(|t| r.priorities.get(t.priority.as_str()).cloned()),
         assignee: ticket
             .filter(|_| !has(Fallback::AssigneeInvalid))
-            .and(r.assignee.clone()),
+            .and_then(|t| match &t.assignee {
+                Some(own) => r.assignees.get(own).cloned(),
+                None => r.assignee.clone(),
+            }),
         parent_key: ticket.and_then(|t| exported.get(&t.epic).map(|e| e.key.clone())),
         extra_fields,
         properties: BTreeMap::from([(TICKET_PROPERTY.to_owned(), serde_json::json!(id))]),

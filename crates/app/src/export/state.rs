@@ -17,6 +17,8 @@ pub const ADF_CHECK: &str = "ADFCHECK";
 pub const ISSUES: &str = "ISSUE#";
 /// Sort key of the record of a create call in flight.
 pub const IN_FLIGHT: &str = "INFLIGHT";
+/// Sort key of the lease of the driver running the export.
+pub const EXPORT_LEASE: &str = "EXPORTLEASE";
 /// How long, by default, a create whose answer was lost may still be
 /// running in Jira: Jira finishes a request its client gave up on.
 pub const DEFAULT_SETTLE_SECS: u64 = 60;
@@ -169,6 +171,14 @@ pub struct Resolved {
     pub assignee: Option<String>,
     /// Id of the sprint, when one was asked for and is open.
     pub sprint: Option<u64>,
+    /// Account ids of the assignees set on single tickets in review, by the
+    /// name the ticket gives (those Jira cannot assign are absent).
+    #[serde(default)]
+    pub assignees: BTreeMap<String, String>,
+    /// Ids of the open sprints set on single tickets in review, by the name
+    /// or id the ticket gives (those not found or closed are absent).
+    #[serde(default)]
+    pub sprints: BTreeMap<String, u64>,
     /// Issue type ids whose create screen offers `issuelinks`.
     #[serde(default)]
     pub links_at_create: std::collections::BTreeSet<String>,
@@ -302,6 +312,18 @@ pub struct Exported {
     /// The tickets it was linked to ("is blocked by") inside its create call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub linked_at_create: Vec<String>,
+}
+
+/// Who drives a session's export, and until when: the driver renews it
+/// while it runs (a heartbeat) and before it waits; a driver that died
+/// stops renewing it and it lapses. An export is *running* while its
+/// session is `jira_export/exporting` and its lease has not lapsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportLease {
+    /// The run that holds it.
+    pub holder: String,
+    /// When it lapses unless renewed.
+    pub until: Timestamp,
 }
 
 /// The last ADF check of a session's tickets.
@@ -458,6 +480,62 @@ impl<T: Table> Repos<'_, T> {
     pub async fn end_create(&self, session: &str, now: Timestamp) -> Result<()> {
         self.table()
             .delete(&keys::session(session), IN_FLIGHT, Condition::None, now)
+            .await?;
+        Ok(())
+    }
+
+    /// The lease of the driver running a session's export, if one was taken.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn export_lease(
+        &self,
+        session: &str,
+        now: Timestamp,
+    ) -> Result<Option<Versioned<ExportLease>>> {
+        self.load(&keys::session(session), EXPORT_LEASE, now).await
+    }
+
+    /// Writes the lease, conditional on the version read (`None`: absent),
+    /// and returns its new version.
+    ///
+    /// # Errors
+    /// [`RepoError::Conflict`] when another driver wrote it since.
+    pub async fn save_export_lease(
+        &self,
+        session: &Session,
+        lease: &ExportLease,
+        expected: Option<u64>,
+        now: Timestamp,
+    ) -> Result<u64> {
+        self.store(
+            &keys::session(&session.id),
+            EXPORT_LEASE,
+            lease,
+            expected,
+            Some(session.expires_at),
+            now,
+        )
+        .await
+    }
+
+    /// Gives the lease up, if it is still at the version last written.
+    ///
+    /// # Errors
+    /// [`RepoError::Conflict`] when another driver took it since.
+    pub async fn release_export_lease(
+        &self,
+        session: &str,
+        version: u64,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.table()
+            .delete(
+                &keys::session(session),
+                EXPORT_LEASE,
+                Condition::VersionIs(version),
+                now,
+            )
             .await?;
         Ok(())
     }
