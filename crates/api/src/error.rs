@@ -147,7 +147,12 @@ impl ApiError {
     /// 404 for anything else missing.
     #[must_use]
     pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, ErrorCategory::UserFixable, code, message)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            ErrorCategory::UserFixable,
+            code,
+            message,
+        )
     }
 
     /// 422: a business rule refuses it.
@@ -164,7 +169,12 @@ impl ApiError {
     /// 409: a timing conflict.
     #[must_use]
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, ErrorCategory::Temporary, code, message)
+        Self::new(
+            StatusCode::CONFLICT,
+            ErrorCategory::Temporary,
+            code,
+            message,
+        )
     }
 
     /// 500: something the server did not expect; the cause is logged.

@@ -29,7 +29,10 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => ApiError::unprocessable(
             "invalid_body",
-            format!("The request body does not have the expected fields: {}", e.body_text()),
+            format!(
+                "The request body does not have the expected fields: {}",
+                e.body_text()
+            ),
         )
         .action("Correct the body; the API document at /api/v1/openapi.json describes it"),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
@@ -39,7 +42,10 @@ fn json_rejection(rejection: &JsonRejection) -> ApiError {
             "The request body must be JSON (Content-Type: application/json).",
         )
         .action("Send the body as JSON"),
-        other => ApiError::bad_request(format!("The request body is not JSON: {}", other.body_text())),
+        other => ApiError::bad_request(format!(
+            "The request body is not JSON: {}",
+            other.body_text()
+        )),
     }
 }
 
@@ -59,7 +65,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
 }
 
 fn path_rejection(rejection: &PathRejection) -> ApiError {
-    ApiError::bad_request(format!("The address is not valid: {}", rejection.body_text()))
+    ApiError::bad_request(format!(
+        "The address is not valid: {}",
+        rejection.body_text()
+    ))
 }
 
 /// Query parameters, refused in the API's error shape.

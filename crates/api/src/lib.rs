@@ -182,24 +182,26 @@ impl<B: Backend> Api<B> {
 /// CSRF and CORS.
 pub fn router<B: Backend>(backend: Arc<B>, config: ApiConfig, cipher: TokenCipher) -> Router {
     let cors = config.web_origin.as_deref().and_then(|o| {
-        HeaderValue::from_str(o.trim_end_matches('/')).ok().map(|origin| {
-            tower_http::cors::CorsLayer::new()
-                .allow_origin(origin)
-                .allow_credentials(true)
-                .allow_methods([
-                    Method::GET,
-                    Method::POST,
-                    Method::PUT,
-                    Method::PATCH,
-                    Method::DELETE,
-                ])
-                .allow_headers([
-                    header::CONTENT_TYPE,
-                    header::IF_MATCH,
-                    header::HeaderName::from_static(auth::CSRF_HEADER),
-                ])
-                .expose_headers([header::ETAG, header::RETRY_AFTER])
-        })
+        HeaderValue::from_str(o.trim_end_matches('/'))
+            .ok()
+            .map(|origin| {
+                tower_http::cors::CorsLayer::new()
+                    .allow_origin(origin)
+                    .allow_credentials(true)
+                    .allow_methods([
+                        Method::GET,
+                        Method::POST,
+                        Method::PUT,
+                        Method::PATCH,
+                        Method::DELETE,
+                    ])
+                    .allow_headers([
+                        header::CONTENT_TYPE,
+                        header::IF_MATCH,
+                        header::HeaderName::from_static(auth::CSRF_HEADER),
+                    ])
+                    .expose_headers([header::ETAG, header::RETRY_AFTER])
+            })
     });
     let api = Arc::new(Api {
         backend,

@@ -18,7 +18,9 @@ pub(crate) fn repo(e: RepoError) -> ApiError {
         )
         .action("Reload and try again")
         .caused_by(e),
-        RepoError::NotFound(_) => ApiError::not_found("not_found", "This no longer exists.").caused_by(e),
+        RepoError::NotFound(_) => {
+            ApiError::not_found("not_found", "This no longer exists.").caused_by(e)
+        }
         RepoError::Transition(t) => ApiError::unprocessable("wrong_stage", t.to_string()),
         other => ApiError::internal(other),
     }

@@ -45,16 +45,25 @@ struct ApiDoc;
 const ERRORS: &[(&str, &str)] = &[
     ("400", "The request cannot be read"),
     ("401", "Not signed in"),
-    ("403", "Refused: cross-site request, missing CSRF token, or no permission"),
+    (
+        "403",
+        "Refused: cross-site request, missing CSRF token, or no permission",
+    ),
     ("404", "No such session or item (also another user's)"),
-    ("409", "A timing conflict: something runs or changed meanwhile"),
+    (
+        "409",
+        "A timing conflict: something runs or changed meanwhile",
+    ),
     ("412", "Stale If-Match: the current version is in the body"),
     ("413", "Over an upload limit"),
     ("415", "The body is not JSON"),
     ("422", "A business rule refuses it"),
     ("428", "If-Match is required"),
     ("429", "Too many requests; see Retry-After"),
-    ("500", "The server failed; the correlation id names it in the log"),
+    (
+        "500",
+        "The server failed; the correlation id names it in the log",
+    ),
     ("503", "A service behind the API is not available now"),
 ];
 
@@ -67,12 +76,16 @@ pub fn document() -> Value {
     });
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
-            let Some(item) = item.as_object_mut() else { continue };
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
             for (method, op) in item.iter_mut() {
                 let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                     continue;
                 };
-                let public = path.starts_with("/api/v1/auth/") || path.ends_with("/openapi.json") || path.ends_with("/health");
+                let public = path.starts_with("/api/v1/auth/")
+                    || path.ends_with("/openapi.json")
+                    || path.ends_with("/health");
                 for (status, description) in ERRORS {
                     if public && path.ends_with("/openapi.json") || path.ends_with("/health") {
                         continue;

@@ -6,9 +6,9 @@ use axum::Json;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use dtg_app::jobs::Jobs as _;
 use dtg_app::jobs::{Job, WordingChoice};
 use dtg_app::repo::{JiraTarget, Session, SessionSummary, Task, TaskKind, TaskStatus, Versioned};
-use dtg_app::jobs::Jobs as _;
 use dtg_app::store::Blobs as _;
 use dtg_app::upload::{self, UploadRequest, UploadSlot};
 use dtg_app::workflow::Run;
@@ -31,7 +31,8 @@ pub(crate) fn new_id() -> String {
 
 /// The `ETag` of a stored version.
 pub(crate) fn etag(prefix: &str, version: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("\"{prefix}{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+    HeaderValue::from_str(&format!("\"{prefix}{version}\""))
+        .unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
 /// A session as the API shows it.
@@ -86,7 +87,8 @@ pub(crate) async fn owned<B: Backend>(
     caller: &Caller,
     id: &str,
 ) -> ApiResult<Versioned<Session>> {
-    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
         return Err(ApiError::no_session(id));
     }
     match api
@@ -145,7 +147,9 @@ fn project_key(raw: &str) -> ApiResult<String> {
     let key = raw.trim().to_ascii_uppercase();
     let valid = (2..=10).contains(&key.len())
         && key.starts_with(|c: char| c.is_ascii_uppercase())
-        && key.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
     if !valid {
         return Err(ApiError::unprocessable(
             "invalid_project_key",
@@ -175,7 +179,10 @@ pub async fn create<B: Backend>(
         Some(s) => Some(site_url(s, api.config.allow_http_sites)?),
         None => caller.site.clone(),
     };
-    let jira = match (site, new.jira_project.as_deref().filter(|p| !p.trim().is_empty())) {
+    let jira = match (
+        site,
+        new.jira_project.as_deref().filter(|p| !p.trim().is_empty()),
+    ) {
         (Some(site), Some(project)) => Some(JiraTarget {
             site,
             project_key: project_key(project)?,
@@ -202,8 +209,14 @@ pub async fn create<B: Backend>(
             .await
             .map_err(ApiError::internal)?;
     }
-    let mut response = (StatusCode::CREATED, Json(SessionView::of(&session, Vec::new()))).into_response();
-    response.headers_mut().insert(header::ETAG, etag("s", session.version));
+    let mut response = (
+        StatusCode::CREATED,
+        Json(SessionView::of(&session, Vec::new())),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag("s", session.version));
     Ok(response)
 }
 
@@ -227,7 +240,10 @@ pub async fn list<B: Backend>(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(SessionList {
-        sessions: sessions.iter().map(|s| SessionView::of(s, Vec::new())).collect(),
+        sessions: sessions
+            .iter()
+            .map(|s| SessionView::of(s, Vec::new()))
+            .collect(),
     }))
 }
 
@@ -244,7 +260,9 @@ pub async fn show<B: Backend>(
     let session = owned(&api, &caller, &id).await?;
     let tasks = latest_tasks(&api, &id).await?;
     let mut response = Json(SessionView::of(&session, tasks)).into_response();
-    response.headers_mut().insert(header::ETAG, etag("s", session.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag("s", session.version));
     Ok(response)
 }
 
@@ -410,7 +428,11 @@ pub async fn validation<B: Backend>(
         .await?
         .into_iter()
         .find(|t| t.kind == TaskKind::Validation);
-    let files = api.repos().files(&id, now).await.map_err(ApiError::internal)?;
+    let files = api
+        .repos()
+        .files(&id, now)
+        .await
+        .map_err(ApiError::internal)?;
     let validated = !files.is_empty() && files.iter().all(|f| f.value.report.is_some());
     let (status, error) = match (&task, session.value.position.status) {
         (_, Status::Validating) => ("running", None),
@@ -423,10 +445,16 @@ pub async fn validation<B: Backend>(
         _ => ("running", None),
     };
     let report = (status == "complete").then(|| {
-        let findings: Vec<_> = files.iter().flat_map(|f| f.value.findings.clone()).collect();
+        let findings: Vec<_> = files
+            .iter()
+            .flat_map(|f| f.value.findings.clone())
+            .collect();
         let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
         ReportDocument {
-            files: files.iter().filter_map(|f| f.value.report.clone()).collect(),
+            files: files
+                .iter()
+                .filter_map(|f| f.value.report.clone())
+                .collect(),
             summary: ReportSummary {
                 files: files.len(),
                 items: session.value.summary.items,
@@ -488,8 +516,10 @@ pub async fn start_processing<B: Backend>(
         .action("Upload and validate the files first"));
     }
     if session.value.summary.files == 0 {
-        return Err(ApiError::unprocessable("no_files", "This session has no files yet.")
-            .action("Upload the site's CSV files first"));
+        return Err(
+            ApiError::unprocessable("no_files", "This session has no files yet.")
+                .action("Upload the site's CSV files first"),
+        );
     }
     if session.value.summary.errors > 0 {
         return Err(ApiError::unprocessable(

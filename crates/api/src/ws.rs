@@ -101,7 +101,11 @@ pub async fn connect<B: Backend>(
         )
         .into_response();
     }
-    let user = match api.repos().take_ws_ticket(&query.ticket, api.backend.now()).await {
+    let user = match api
+        .repos()
+        .take_ws_ticket(&query.ticket, api.backend.now())
+        .await
+    {
         Ok(Some(t)) => t.user,
         Ok(None) => {
             return ApiError::unauthenticated()
@@ -156,8 +160,12 @@ async fn follow<B: Backend>(api: Arc<Api<B>>, user: String, socket: WebSocket) {
                                                 break;
                                             }
                                         }
-                                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                                        Err(tokio::sync::broadcast::error::RecvError::Lagged(
+                                            _,
+                                        )) => {}
+                                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                                            break;
+                                        }
                                     }
                                 }
                             }));

@@ -45,6 +45,8 @@ pub enum Job {
         session: String,
         /// Who asked (whose Jira credentials are used).
         actor: String,
+        /// The run that started (or resumed) it, whose lease the driver takes over.
+        run: String,
     },
 }
 

@@ -187,6 +187,8 @@ pub enum Progress {
         total: usize,
         /// How it ended.
         outcome: ChunkOutcome,
+        /// What the chunks done so far cost, when the model has a price.
+        cost_so_far: Option<crate::cost::Cost>,
     },
 }
 
@@ -400,12 +402,14 @@ pub async fn generate(
                 done: index + 1,
                 total,
                 outcome: ChunkOutcome::Deterministic,
+                cost_so_far: None,
             });
         }
     } else {
         let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
         let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let mut set = JoinSet::new();
+        let mut spent = Usage::default();
         for (index, chunk) in chunks.iter().enumerate() {
             let tickets: Vec<&Ticket> = chunk.tickets.iter().map(|&i| &plan.tickets[i]).collect();
             let ticket_ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
@@ -445,10 +449,12 @@ pub async fn generate(
                 }
             };
             done += 1;
+            spent += result.usage;
             progress(Progress::ChunkDone {
                 done,
                 total,
                 outcome: result.outcome,
+                cost_so_far: price.map(|p| p.cost(&spent)),
             });
             let index = result.index;
             if let Some(slot) = results.get_mut(index) {

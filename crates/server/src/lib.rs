@@ -1,0 +1,196 @@
+//! `dtg serve`: the HTTP API's [`Router`](axum::Router) over the embedded
+//! adapters (SQLite, a blob folder), with the long work run as tasks of the
+//! same process, progress through an in-process WebSocket hub, presigned
+//! URLs served by the blob routes, and the static web client when present.
+
+mod jobs;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use dtg_api::{ApiConfig, AuthMode, Backend, WordingOption};
+use dtg_app::repo::TokenCipher;
+use dtg_app::store::Timestamp;
+use dtg_embedded::{FolderBlobs, Hub, SqliteTable, blob_routes};
+use dtg_jira::{JiraConfig, OAuthSetup, SiteAccess};
+use dtg_llm::LlmConfig;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+pub use jobs::LocalJobs;
+
+/// Seconds since the Unix epoch.
+#[must_use]
+pub fn system_now() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The embedded ports.
+pub struct LocalBackend {
+    table: Arc<SqliteTable>,
+    blobs: Arc<FolderBlobs>,
+    jobs: LocalJobs,
+    jira: Arc<SiteAccess<SqliteTable>>,
+    hub: Arc<Hub>,
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend").finish_non_exhaustive()
+    }
+}
+
+impl Backend for LocalBackend {
+    type Table = SqliteTable;
+    type Blobs = FolderBlobs;
+    type Jobs = LocalJobs;
+    type Jira = SiteAccess<SqliteTable>;
+
+    fn table(&self) -> &SqliteTable {
+        &self.table
+    }
+    fn blobs(&self) -> &FolderBlobs {
+        &self.blobs
+    }
+    fn jobs(&self) -> &LocalJobs {
+        &self.jobs
+    }
+    fn jira(&self) -> &SiteAccess<SqliteTable> {
+        &self.jira
+    }
+    fn now(&self) -> Timestamp {
+        system_now()
+    }
+    fn listen(&self, session: &str) -> Option<broadcast::Receiver<Arc<str>>> {
+        Some(self.hub.subscribe(session))
+    }
+}
+
+/// How `dtg serve` is set up.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where to listen (`127.0.0.1:8080`; port 0 for any free port).
+    pub addr: SocketAddr,
+    /// The SQLite file (`None`: in memory).
+    pub database: Option<PathBuf>,
+    /// The blob folder.
+    pub blobs: PathBuf,
+    /// Secret signing presigned URLs.
+    pub blob_secret: Vec<u8>,
+    /// Key sealing Jira tokens (hex, 64 digits).
+    pub token_key: String,
+    /// The web client's folder (served at `/` when it has an `index.html`).
+    pub web_dir: Option<PathBuf>,
+    /// Sign-in: `None` runs as one local user (loopback only).
+    pub accounts: Option<Accounts>,
+    /// Models offered for wording, with the configuration of each provider.
+    pub llm: Vec<(WordingOption, LlmConfig)>,
+    /// The client configuration of a Jira site (bases, timeouts, pacing).
+    pub jira: fn(&str) -> JiraConfig,
+    /// Whether `http://` Jira sites are accepted.
+    pub allow_http_sites: bool,
+    /// The web origin, when the web client is served from elsewhere.
+    pub web_origin: Option<String>,
+}
+
+/// Sign-in with accounts.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// Atlassian OAuth, when set up.
+    pub oauth: Option<OAuthSetup>,
+    /// Whether the API-token form is offered.
+    pub token_form: bool,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    pub url: String,
+    /// The server task.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The ports (tests read the store through them).
+    pub backend: Arc<LocalBackend>,
+}
+
+/// Binds the address and serves the API in a task.
+///
+/// # Errors
+/// The address cannot be bound; the store or the blob folder cannot be opened.
+pub async fn start(
+    config: ServeConfig,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    let listener = TcpListener::bind(config.addr).await?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let table = Arc::new(match &config.database {
+        Some(path) => SqliteTable::open(path)?,
+        None => SqliteTable::open_in_memory()?,
+    });
+    let blobs = Arc::new(FolderBlobs::new(
+        &config.blobs,
+        &url,
+        config.blob_secret.clone(),
+    )?);
+    let cipher = TokenCipher::from_hex(&config.token_key)?;
+    let jira = Arc::new(SiteAccess::new(
+        Arc::clone(&table),
+        cipher.clone(),
+        config.jira,
+        config.accounts.as_ref().and_then(|a| a.oauth.clone()),
+    )?);
+    let hub = Arc::new(Hub::new());
+    let jobs = LocalJobs::new(
+        Arc::clone(&table),
+        Arc::clone(&blobs),
+        Arc::clone(&jira),
+        Arc::clone(&hub),
+        config
+            .llm
+            .iter()
+            .map(|(o, c)| (o.provider.clone(), c.clone()))
+            .collect(),
+    );
+    let backend = Arc::new(LocalBackend {
+        table,
+        blobs: Arc::clone(&blobs),
+        jobs,
+        jira,
+        hub,
+    });
+    let auth = match &config.accounts {
+        None => AuthMode::Local {
+            csrf: dtg_api::auth::random_token(32),
+        },
+        Some(a) => AuthMode::Accounts {
+            token_form: a.token_form,
+        },
+    };
+    let mut api_config = ApiConfig::new(auth);
+    api_config.secure_cookies = false;
+    api_config.allow_http_sites = config.allow_http_sites;
+    api_config.web_origin = Some(config.web_origin.clone().unwrap_or_else(|| url.clone()));
+    api_config.wording = config.llm.iter().map(|(o, _)| o.clone()).collect();
+    let mut router =
+        dtg_api::router(Arc::clone(&backend), api_config, cipher).merge(blob_routes(blobs));
+    if let Some(dir) = config.web_dir.filter(|d| d.join("index.html").is_file()) {
+        let index = dir.join("index.html");
+        router = router.fallback_service(
+            tower_http::services::ServeDir::new(dir)
+                .fallback(tower_http::services::ServeFile::new(index)),
+        );
+    }
+    let task = tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(Running {
+        addr,
+        url,
+        task,
+        backend,
+    })
+}
