@@ -2012,6 +2012,16 @@ fn link_order(plan: &Plan) -> Vec<&Dependency> {
 }
 
 /// The links phase: "to blocks from" for every dependency, both ends created.
+/// One link request, tagged with the ticket that needs it. The requests
+/// are made before they are streamed (no closure inside the stream), so the
+/// export's future is `Send` for a multi-threaded runtime's spawned task.
+fn send_link<'a, J: Jira>(
+    jira: &'a J,
+    (from, link): &'a (String, NewLink),
+) -> impl Future<Output = (&'a String, crate::jira::JiraResult<()>)> + Send + 'a {
+    async move { (from, jira.link(link).await) }
+}
+
 async fn link<J: Jira>(
     jira: &J,
     plan: &Plan,
@@ -2047,8 +2057,8 @@ async fn link<J: Jira>(
             },
         ));
     }
-    let results: Vec<_> = stream::iter(links.iter())
-        .map(|(from, l)| async move { (from, jira.link(l).await) })
+    let requests: Vec<_> = links.iter().map(|pair| send_link(jira, pair)).collect();
+    let results: Vec<_> = stream::iter(requests)
         .buffered(LINK_CONCURRENCY)
         .collect()
         .await;
