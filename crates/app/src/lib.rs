@@ -10,6 +10,7 @@ pub mod jira;
 pub mod jobs;
 pub mod progress;
 pub mod repo;
+pub mod review;
 pub mod store;
 pub mod upload;
 pub mod workflow;

@@ -237,15 +237,21 @@ impl<T: Table> Repos<'_, T> {
 
     /// Deletes a session and everything in it. Its parts go first and the
     /// session itself last, so a delete cut short can simply be run again.
-    /// Returns the blob keys of its files, for the caller to delete.
+    /// Returns the blob keys of its files and of its tickets' attachments,
+    /// for the caller to delete.
     ///
     /// # Errors
     /// Store failures.
     pub async fn delete_session(&self, id: &str, now: Timestamp) -> Result<Vec<String>> {
         let pk = keys::session(id);
         let files = self.files(id, now).await?;
-        let parts: Vec<TransactOp> = query_all(self.table, &pk, keys::prefix::ALL, now)
-            .await?
+        let everything = query_all(self.table, &pk, keys::prefix::ALL, now).await?;
+        let attached: Vec<String> = everything
+            .iter()
+            .filter(|part| part.sk.starts_with(keys::prefix::ATTACHMENTS))
+            .filter_map(|part| part.body.get("blob_key")?.as_str().map(str::to_owned))
+            .collect();
+        let parts: Vec<TransactOp> = everything
             .into_iter()
             .filter(|part| part.sk != keys::META)
             .map(|part| TransactOp::Delete {
@@ -274,6 +280,10 @@ impl<T: Table> Repos<'_, T> {
                 )
                 .await?;
         }
-        Ok(files.into_iter().map(|f| f.value.blob_key).collect())
+        Ok(files
+            .into_iter()
+            .map(|f| f.value.blob_key)
+            .chain(attached)
+            .collect())
     }
 }

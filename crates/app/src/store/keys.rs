@@ -98,6 +98,19 @@ pub fn ws_ticket(digest: &str) -> String {
     format!("WSTICKET#{digest}")
 }
 
+/// `ATTACH#<ticket>#<id>`: a file a reviewer attached to a ticket.
+#[must_use]
+pub fn attachment(ticket: &str, id: &str) -> String {
+    format!("ATTACH#{ticket}#{id}")
+}
+
+/// `ATTACH#<ticket>#`: the prefix of one ticket's attachments (the closing
+/// `#` keeps `menu-main` from matching `menu-main-footer`).
+#[must_use]
+pub fn attachments_of(ticket: &str) -> String {
+    format!("ATTACH#{ticket}#")
+}
+
 /// Prefixes for queries within a session.
 pub mod prefix {
     /// Every file.
@@ -114,6 +127,8 @@ pub mod prefix {
     pub const AUDIT: &str = "AUDIT#";
     /// Every epic.
     pub const EPICS: &str = "EPIC#";
+    /// Every ticket attachment.
+    pub const ATTACHMENTS: &str = "ATTACH#";
     /// Every connection listening to a session.
     pub const CONNECTIONS: &str = "CONN#";
     /// Every session of a user.
@@ -135,5 +150,8 @@ mod tests {
         assert!(audit(9, "x") < audit(10, "a"), "audit entries sort by time");
         assert_eq!(session("s1"), "SESSION#s1");
         assert_eq!(dependency("t1", "t2"), "DEP#t1#t2");
+        assert!(attachment("menu-main", "a1").starts_with(&attachments_of("menu-main")));
+        assert!(!attachment("menu-main-footer", "a1").starts_with(&attachments_of("menu-main")));
+        assert!(attachments_of("t").starts_with(prefix::ATTACHMENTS));
     }
 }
