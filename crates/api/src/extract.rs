@@ -109,3 +109,35 @@ pub async fn no_method() -> ApiError {
     )
     .action("See /api/v1/openapi.json for the methods it takes")
 }
+
+/// An optional JSON body: empty means `T::default()`.
+#[derive(Debug, Clone)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                ApiError::bad_request(format!(
+                    "The request body cannot be read: {}",
+                    e.body_text()
+                ))
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
+            if e.is_data() {
+                ApiError::unprocessable(
+                    "invalid_body",
+                    format!("The request body does not have the expected fields: {e}"),
+                )
+            } else {
+                ApiError::bad_request(format!("The request body is not JSON: {e}"))
+            }
+        })
+    }
+}

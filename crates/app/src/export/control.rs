@@ -80,6 +80,7 @@ impl Clock for SystemClock {
 /// What the user asks of an export when starting it (an empty request
 /// takes every default and the session's own project).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(default)]
 pub struct ExportRequest {
     /// Jira project key; default the project the session records.
@@ -112,6 +113,7 @@ impl Default for ExportRequest {
 /// An export started (or a cut-short one resumed): seed `004_*`'s
 /// `ExportStartResponse` (202).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportStarted {
     /// The task the client polls.
     pub task_id: String,
@@ -127,12 +129,14 @@ pub struct ExportStarted {
     pub jira_project_key: String,
     /// When the export started.
     #[serde(with = "at_rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
 }
 
 /// The export is running already: seed `004_*`'s
 /// `ExportAlreadyRunningResponse` (202, idempotent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportAlreadyRunning {
     /// Its task.
     pub task_id: String,
@@ -146,11 +150,13 @@ pub struct ExportAlreadyRunning {
     pub current_ticket_title: String,
     /// When the export started.
     #[serde(with = "at_rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
 }
 
 /// What [`begin_export`] did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Begun {
     /// Started, or resumed after it was cut short: the caller drives it
@@ -173,6 +179,7 @@ impl Begun {
 
 /// A failed export resumed: seed `004_*`'s `ExportRetryResponse` (202).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportRetried {
     /// The retry's task.
     pub task_id: String,
@@ -193,6 +200,7 @@ pub struct ExportRetried {
 
 /// Where an export is: seed `004_*`'s three status answers, tagged by `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ExportStatus {
     /// Creating issues and links.
@@ -228,6 +236,7 @@ pub enum ExportStatus {
         total_processing_time_minutes: f64,
         /// When it finished.
         #[serde(with = "at_rfc3339")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
         completed_at: Timestamp,
     },
     /// Stopped on a failure.
@@ -957,7 +966,8 @@ pub async fn run_export<T: Table, J: Jira, P: Publish, C: Clock>(
                 .await;
             clock.sleep(wait).await;
         } else {
-            lease.renew(now + LEASE_SECS, clock.now()).await;
+            let now = clock.now();
+            lease.renew(now + LEASE_SECS, now).await;
         }
     }
 }

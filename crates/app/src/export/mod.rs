@@ -177,6 +177,7 @@ pub type Result<T, E = ExportError> = std::result::Result<T, E>;
 
 /// The `export_progress` message of seed `004_*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportProgress {
     /// Always `export_progress`.
     #[serde(rename = "type")]
@@ -218,6 +219,7 @@ pub struct StepReport {
 
 /// The result of checking one ticket's ADF.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdfResult {
     /// Ticket or epic id.
     pub ticket_id: String,
@@ -237,6 +239,7 @@ pub struct AdfResult {
 
 /// The result of [`check_adf`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdfReport {
     /// Session id.
     pub session_id: String,
@@ -254,6 +257,7 @@ pub struct AdfReport {
 
 /// One created issue, for the results page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JiraTicketReference {
     /// Our id.
     pub ticket_id: String,
@@ -269,6 +273,7 @@ pub struct JiraTicketReference {
 
 /// A manual fix, for the results page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManualFixGuidance {
     /// Jira key of the issue to fix.
     pub jira_key: String,
@@ -286,6 +291,7 @@ pub struct ManualFixGuidance {
 
 /// The export results of seed `004_*`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportResults {
     /// Session id.
     pub session_id: String,

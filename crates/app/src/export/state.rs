@@ -25,6 +25,7 @@ pub const DEFAULT_SETTLE_SECS: u64 = 60;
 
 /// How dependency links reach Jira.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LinkMode {
     /// Inside the create call of the ticket that needs them
@@ -41,6 +42,7 @@ pub enum LinkMode {
 /// if its answer is lost (or the process dies), the next start or retry
 /// knows to look for what it made before sending anything again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InFlight {
     /// Our epic or ticket ids in the call, in order.
     pub ids: Vec<String>,
@@ -53,6 +55,7 @@ pub struct InFlight {
 
 /// Where an export is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Checking the project and finding issues an earlier run created.
@@ -71,6 +74,7 @@ pub enum Phase {
 
 /// The error categories of seed `004_*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCategory {
     /// The user can fix it (sign in again, fix a ticket, make a field optional).
@@ -83,6 +87,7 @@ pub enum ErrorCategory {
 
 /// Why an export stopped, and how to recover.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportFailure {
     /// Category.
     pub error_category: ErrorCategory,
@@ -105,6 +110,7 @@ pub struct ExportFailure {
 /// A field Jira refused for one ticket, dropped or replaced so the export
 /// goes on; the user finishes it by hand in Jira.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// The assignee cannot be assigned: left unassigned.
@@ -143,6 +149,7 @@ impl Fallback {
 
 /// A fallback applied to one ticket, for the results page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ManualFix {
     /// Our ticket (or epic) id.
     pub ticket_id: String,
@@ -156,6 +163,7 @@ pub struct ManualFix {
 
 /// What the prepare phase found out about the project, used by every later step.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resolved {
     /// Issue type ids by our type name (`Epic`, `Story`, `Task`).
     pub issue_types: BTreeMap<String, String>,
@@ -190,6 +198,7 @@ pub struct Resolved {
 
 /// Counts of what the export did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Counters {
     /// Epics created.
     pub epics_created: usize,
@@ -208,6 +217,7 @@ pub struct Counters {
 
 /// What the user asked for when starting the export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportSettings {
     /// Jira project key.
     pub project_key: String,
@@ -247,6 +257,7 @@ impl Default for ExportSettings {
 /// The export cursor: everything a step needs to go on, and a retry needs
 /// to resume from the failure point.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportState {
     /// Settings.
     pub settings: ExportSettings,
@@ -284,6 +295,7 @@ pub struct ExportState {
 
 /// Whether a created issue is an epic or a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ExportedKind {
     /// An epic.
@@ -294,6 +306,7 @@ pub enum ExportedKind {
 
 /// An issue Jira created for one of our epics or tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Exported {
     /// Our epic or ticket id.
     pub id: String,
@@ -319,6 +332,7 @@ pub struct Exported {
 /// stops renewing it and it lapses. An export is *running* while its
 /// session is `jira_export/exporting` and its lease has not lapsed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExportLease {
     /// The run that holds it.
     pub holder: String,
@@ -328,6 +342,7 @@ pub struct ExportLease {
 
 /// The last ADF check of a session's tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdfCheck {
     /// When it ran.
     pub at: Timestamp,
