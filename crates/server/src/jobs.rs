@@ -256,7 +256,6 @@ impl Inner {
             &progress,
         ))
         .await;
-        drop(progress);
         drop(tx);
         let _ = forward.await;
         let generation = match generated {

@@ -71,7 +71,7 @@ impl Backend for LocalBackend {
 }
 
 /// How `dtg serve` is set up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeConfig {
     /// Where to listen (`127.0.0.1:8080`; port 0 for any free port).
     pub addr: SocketAddr,
@@ -90,11 +90,23 @@ pub struct ServeConfig {
     /// Models offered for wording, with the configuration of each provider.
     pub llm: Vec<(WordingOption, LlmConfig)>,
     /// The client configuration of a Jira site (bases, timeouts, pacing).
-    pub jira: fn(&str) -> JiraConfig,
+    pub jira: Arc<dyn Fn(&str) -> JiraConfig + Send + Sync>,
     /// Whether `http://` Jira sites are accepted.
     pub allow_http_sites: bool,
     /// The web origin, when the web client is served from elsewhere.
     pub web_origin: Option<String>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("addr", &self.addr)
+            .field("database", &self.database)
+            .field("blobs", &self.blobs)
+            .field("web_dir", &self.web_dir)
+            .field("accounts", &self.accounts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Sign-in with accounts.
@@ -142,7 +154,10 @@ pub async fn start(
     let jira = Arc::new(SiteAccess::new(
         Arc::clone(&table),
         cipher.clone(),
-        config.jira,
+        {
+            let jira = Arc::clone(&config.jira);
+            move |site: &str| jira(site)
+        },
         config.accounts.as_ref().and_then(|a| a.oauth.clone()),
     )?);
     let hub = Arc::new(Hub::new());

@@ -763,7 +763,19 @@ fn page(items: Vec<Value>, start: usize, max: usize) -> (Vec<Value>, usize, bool
 // ---------------------------------------------------------------- endpoints
 
 fn myself(world: &World, call: &Call<'_>) -> Answer {
-    match world.config.users.first() {
+    // An API token's account is the user with its email; other credentials
+    // belong to the site's first user.
+    let email = crate::auth::basic_email(call.headers);
+    let user = email
+        .and_then(|e| {
+            world
+                .config
+                .users
+                .iter()
+                .find(|u| u.email.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&e)))
+        })
+        .or_else(|| world.config.users.first());
+    match user {
         Some(u) => Answer::json(200, user_json(&call.api_base, u)),
         None => Answer::error(404, "User not found"),
     }

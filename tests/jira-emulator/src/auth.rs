@@ -44,6 +44,17 @@ fn access_token_valid(world: &World, token: &str) -> bool {
         .is_some_and(|t| t.expires > Instant::now())
 }
 
+/// The email of a Basic `Authorization` header: whose account the call is.
+pub(crate) fn basic_email(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let text = String::from_utf8(wire::base64_decode(rest)?).ok()?;
+    text.split_once(':').map(|(e, _)| e.to_owned())
+}
+
 /// Checks the `Authorization` header of an API call.
 pub(crate) fn authenticate(
     world: &World,

@@ -1,0 +1,299 @@
+//! Spawning `dtg serve` on port 0 with its own store, the Jira and LLM
+//! emulators beside it, and a small client that signs in and carries the
+//! cookie, the CSRF token and the web origin as the web client does.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dtg_api::WordingOption;
+use dtg_jira::{JiraConfig, OAuthApp, OAuthSetup, Secret};
+use dtg_jira_emulator::{Config, JiraEmulator};
+use dtg_llm::LlmConfig;
+use dtg_llm_emulator::{Emulator as LlmEmulator, Script};
+use dtg_server::{Accounts, Running, ServeConfig, start};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+/// A server, its emulators and its folder.
+pub struct TestApp {
+    pub server: Running,
+    pub jira: JiraEmulator,
+    pub llm: Option<LlmEmulator>,
+    pub dir: tempfile::TempDir,
+}
+
+/// How to spawn.
+#[derive(Default)]
+pub struct Options {
+    /// Accounts (API-token form and OAuth) instead of the local user.
+    pub accounts: bool,
+    /// Offer OpenAI's gpt-4o-mini through the LLM emulator.
+    pub llm: bool,
+}
+
+pub async fn spawn(options: Options) -> TestApp {
+    let mut config = Config::unlimited();
+    config
+        .credentials
+        .api_tokens
+        .push(("dana@example.com".to_owned(), "dana-token".to_owned()));
+    let jira = JiraEmulator::start(config).await.unwrap();
+    let base = jira.base_url();
+    let llm = if options.llm {
+        Some(LlmEmulator::start(Script::default()).await.unwrap())
+    } else {
+        None
+    };
+    let llm_options = llm
+        .as_ref()
+        .map(|emu| {
+            let url = emu.openai_base_url();
+            let config = LlmConfig::from_lookup(|k| match k {
+                "DTG_LLM_PROVIDER" => Some("openai".to_owned()),
+                "DTG_LLM_BASE_URL" => Some(url.clone()),
+                "DTG_LLM_API_KEY" => Some("sk-test".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+            vec![(
+                WordingOption {
+                    provider: "openai".to_owned(),
+                    models: vec!["gpt-4o-mini".to_owned()],
+                    default_model: "gpt-4o-mini".to_owned(),
+                },
+                config,
+            )]
+        })
+        .unwrap_or_default();
+    let dir = tempfile::tempdir().unwrap();
+    let bases = base.clone();
+    let server = start(ServeConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database: Some(dir.path().join("store.sqlite")),
+        blobs: dir.path().join("blobs"),
+        blob_secret: b"test-secret".to_vec(),
+        token_key: dtg_app::repo::TokenCipher::generate_key_hex(),
+        web_dir: None,
+        accounts: options.accounts.then(|| Accounts {
+            oauth: Some(OAuthSetup {
+                app: OAuthApp {
+                    client_id: dtg_jira_emulator::config::DEFAULT_CLIENT_ID.to_owned(),
+                    client_secret: Secret::new(dtg_jira_emulator::config::DEFAULT_CLIENT_SECRET),
+                },
+                redirect_uri: "http://127.0.0.1/api/v1/auth/atlassian/callback".to_owned(),
+            }),
+            token_form: true,
+        }),
+        llm: llm_options,
+        jira: Arc::new(move |site: &str| {
+            let mut c = JiraConfig::new(site).with_bases(bases.clone(), bases.clone());
+            c.request_timeout = Duration::from_secs(20);
+            c
+        }),
+        allow_http_sites: true,
+        web_origin: None,
+    })
+    .await
+    .unwrap();
+    TestApp {
+        server,
+        jira,
+        llm,
+        dir,
+    }
+}
+
+/// An HTTP answer, read.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+/// A browser-like client: the cookie, the CSRF token, the web origin.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    pub origin: Option<String>,
+}
+
+impl Client {
+    /// A client with nothing: no cookie, no token.
+    pub fn anonymous(app: &TestApp) -> Self {
+        Self {
+            base: app.server.url.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+            csrf: None,
+            origin: Some(app.server.url.clone()),
+        }
+    }
+
+    /// Signs in with an API token of the Jira emulator.
+    pub async fn signed_in(app: &TestApp, email: &str, token: &str) -> Self {
+        let mut client = Self::anonymous(app);
+        let answer = client
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/auth/token",
+                Some(json!({"site": app.jira.base_url(), "email": email, "api_token": token})),
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, 200, "sign-in: {}", answer.text);
+        let set = answer.headers["set-cookie"].to_str().unwrap().to_owned();
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        client.cookie = Some(set.split(';').next().unwrap().to_owned());
+        client.csrf = Some(answer.body["csrf_token"].as_str().unwrap().to_owned());
+        client
+    }
+
+    /// The local user of a server without accounts (reads its CSRF token).
+    pub async fn local(app: &TestApp) -> Self {
+        let mut client = Self::anonymous(app);
+        let me = client.get("/api/v1/auth/me").await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.body["mode"], "local");
+        client.csrf = Some(me.body["csrf_token"].as_str().unwrap().to_owned());
+        client
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        if_match: Option<&str>,
+    ) -> Answer {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut request = self.http.request(method, url);
+        if let Some(c) = &self.cookie {
+            request = request.header("cookie", c);
+        }
+        if let Some(t) = &self.csrf {
+            request = request.header("x-csrf-token", t);
+        }
+        if let Some(o) = &self.origin {
+            request = request.header("origin", o);
+        }
+        if let Some(m) = if_match {
+            request = request.header("if-match", m);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::GET, path, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Answer {
+        self.send(reqwest::Method::POST, path, Some(body), None)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(reqwest::Method::DELETE, path, None, None).await
+    }
+
+    /// Uploads a folder's CSV files: URLs, PUTs, confirmation.
+    pub async fn upload(&self, session: &str, folder: &Path) -> Answer {
+        let files = csv_files(folder);
+        let ask: Vec<Value> = files
+            .iter()
+            .map(|p| json!({"name": p.file_name().unwrap().to_str().unwrap(), "size": std::fs::metadata(p).unwrap().len()}))
+            .collect();
+        let urls = self
+            .post(
+                &format!("/api/v1/sessions/{session}/uploads"),
+                json!({"files": ask}),
+            )
+            .await;
+        assert_eq!(urls.status, 200, "{}", urls.text);
+        for (slot, path) in urls.body["uploads"].as_array().unwrap().iter().zip(&files) {
+            let put = self
+                .http
+                .put(slot["url"].as_str().unwrap())
+                .header("content-type", "text/csv")
+                .body(std::fs::read(path).unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert!(put.status().is_success(), "PUT {}", put.status());
+        }
+        self.post(
+            &format!("/api/v1/sessions/{session}/uploads/confirm"),
+            json!({}),
+        )
+        .await
+    }
+
+    /// Polls `path` until `done(body)`, for at most `secs` seconds.
+    pub async fn wait_for(&self, path: &str, secs: u64, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let answer = self.get(path).await;
+            if answer.status == 200 && done(&answer.body) {
+                return answer.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path} did not get there: {} {}",
+                answer.status,
+                answer.text
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The CSV files of a folder, by name.
+pub fn csv_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    files.sort();
+    files
+}
+
+pub fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer.headers.get(name).and_then(|v| v.to_str().ok())
+}
