@@ -8,7 +8,6 @@ use anyhow::Result;
 use clap::ValueEnum;
 use dtg_core::csv::{Limits, Report, validate};
 use dtg_core::{Finding, Severity};
-use serde::Serialize;
 
 use crate::exit;
 
@@ -34,23 +33,6 @@ pub struct Args {
     session: crate::local::SessionArg,
 }
 
-/// The JSON document of `dtg validate --format json`.
-#[derive(Debug, Serialize)]
-struct JsonReport<'a> {
-    files: &'a [dtg_core::csv::FileReport],
-    findings: &'a [Finding],
-    summary: Summary,
-}
-
-#[derive(Debug, Serialize)]
-struct Summary {
-    files: usize,
-    items: usize,
-    errors: usize,
-    warnings: usize,
-    info: usize,
-}
-
 /// Runs the command and returns its exit code.
 ///
 /// # Errors
@@ -72,19 +54,8 @@ pub fn run(args: &Args) -> Result<u8> {
     let mut out = anstream::stdout().lock();
     match args.format {
         Format::Json => {
-            let (errors, warnings) = report.counts();
-            let doc = JsonReport {
-                files: &report.files,
-                findings: &report.findings,
-                summary: Summary {
-                    files: report.files.len(),
-                    items: report.items.len(),
-                    errors,
-                    warnings,
-                    info: report.infos(),
-                },
-            };
-            serde_json::to_writer_pretty(&mut out, &doc).map_err(std::io::Error::from)?;
+            serde_json::to_writer_pretty(&mut out, &report.document())
+                .map_err(std::io::Error::from)?;
             writeln!(out)?;
         }
         Format::Human => human(&mut out, &report)?,

@@ -11,6 +11,7 @@ use std::fmt;
 
 /// The stage a session is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Signing in and choosing the Jira site and project.
@@ -29,6 +30,7 @@ pub enum Stage {
 
 /// What a session is doing within its stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for the user.
@@ -82,6 +84,7 @@ impl fmt::Display for Status {
 
 /// Where a session is: its stage and its status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Position {
     /// Stage.
     pub stage: Stage,

@@ -8,10 +8,12 @@ use crate::store::{Table, Timestamp, keys};
 
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Id, unique within the session (with `at`, the entry's key).
     pub id: String,
     /// When it happened.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub at: Timestamp,
     /// Who did it (user id, or `system`).
     pub actor: String,

@@ -11,6 +11,7 @@ use crate::store::{Condition, Table, Timestamp, TransactOp, keys};
 
 /// Where a file is in validation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     /// Stored, not validated yet.
@@ -23,6 +24,7 @@ pub enum FileStatus {
 
 /// An uploaded file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileRecord {
     /// Id within the session.
     pub id: String,
@@ -41,6 +43,7 @@ pub struct FileRecord {
     #[serde(default)]
     pub findings: Vec<Finding>,
     /// When it was uploaded.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub uploaded_at: Timestamp,
 }
 

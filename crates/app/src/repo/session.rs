@@ -10,6 +10,7 @@ use crate::store::{Condition, Table, Timestamp, TransactOp, keys, query_all};
 
 /// A session: who owns it, where it is, and when it expires.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Session {
     /// Id.
     pub id: String,
@@ -21,21 +22,26 @@ pub struct Session {
     /// Stage and status.
     pub position: Position,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub updated_at: Timestamp,
     /// When it and everything in it expire.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub expires_at: Timestamp,
     /// Counts of what it holds.
     #[serde(default)]
     pub summary: SessionSummary,
     /// The Jira site and project its tickets go to, chosen when it was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub jira: Option<JiraTarget>,
 }
 
 /// The Jira site and project a session's tickets go to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JiraTarget {
     /// Site URL (`https://example.atlassian.net`).
     pub site: String,
@@ -45,6 +51,7 @@ pub struct JiraTarget {
 
 /// Counts of what a session holds, kept on the session so listing is cheap.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionSummary {
     /// Files uploaded.
     pub files: usize,

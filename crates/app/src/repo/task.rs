@@ -8,6 +8,7 @@ use crate::store::{Table, Timestamp, keys};
 
 /// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     /// Validating uploaded files.
@@ -38,6 +39,7 @@ impl TaskKind {
 
 /// Where a task is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
     /// Waiting to run.
@@ -62,6 +64,7 @@ impl TaskStatus {
 
 /// How far a task is.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Progress {
     /// Steps done.
     pub done: u64,
@@ -73,6 +76,7 @@ pub struct Progress {
 
 /// Why a task failed, in the product's error categories.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskError {
     /// Error category (`authentication`, `network`, `validation`, ...).
     pub category: String,
@@ -82,6 +86,7 @@ pub struct TaskError {
 
 /// A task of a session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Task {
     /// Id within the session.
     pub id: String,
@@ -99,8 +104,10 @@ pub struct Task {
     #[serde(default)]
     pub result: Option<serde_json::Value>,
     /// When it was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Timestamp,
     /// When it last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub updated_at: Timestamp,
 }
 

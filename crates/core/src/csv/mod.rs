@@ -82,6 +82,7 @@ pub(crate) struct FileInfo {
 
 /// What one file turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FileReport {
     /// File name as uploaded.
     pub name: String,
@@ -101,6 +102,36 @@ pub struct FileReport {
     pub items: usize,
     /// Header cells the registry does not know, kept as context.
     pub unknown_columns: Vec<String>,
+}
+
+/// The JSON document of a validation: each file, every finding and the
+/// counts (`dtg validate --format json`, and the API's validation result).
+/// The config items are left out; `summary.items` counts them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportDocument {
+    /// One report per file, in upload order.
+    pub files: Vec<FileReport>,
+    /// Every finding, by file (in upload order) and line.
+    pub findings: Vec<Finding>,
+    /// The counts.
+    pub summary: ReportSummary,
+}
+
+/// The counts of a validation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReportSummary {
+    /// Files validated.
+    pub files: usize,
+    /// Config items defined by their rows.
+    pub items: usize,
+    /// Findings of severity `error`.
+    pub errors: usize,
+    /// Findings of severity `warning`.
+    pub warnings: usize,
+    /// Findings of severity `info`.
+    pub info: usize,
 }
 
 /// The result of validating an upload.
@@ -132,6 +163,29 @@ impl Report {
     #[must_use]
     pub fn infos(&self) -> usize {
         self.count(Severity::Info)
+    }
+
+    /// The counts of the report.
+    #[must_use]
+    pub fn summary(&self) -> ReportSummary {
+        let (errors, warnings) = self.counts();
+        ReportSummary {
+            files: self.files.len(),
+            items: self.items.len(),
+            errors,
+            warnings,
+            info: self.infos(),
+        }
+    }
+
+    /// The report as its JSON document: files, findings and counts.
+    #[must_use]
+    pub fn document(&self) -> ReportDocument {
+        ReportDocument {
+            files: self.files.clone(),
+            findings: self.findings.clone(),
+            summary: self.summary(),
+        }
     }
 
     fn count(&self, severity: Severity) -> usize {

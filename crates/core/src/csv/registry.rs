@@ -135,6 +135,7 @@ impl fmt::Display for CsvType {
 
 /// A family of spreadsheets the registry reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
     /// The columns of `csv-types.md`.

@@ -24,6 +24,7 @@ pub use graph::{Cycle, Graph};
 
 /// How finely items are split into tickets.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Granularity {
     /// One ticket per bundle-like item, and one "Add fields to <bundle>" per bundle.
@@ -49,6 +50,7 @@ impl std::str::FromStr for Granularity {
 /// The areas a site build is organised in; one epic each. The order is the
 /// tie-break of the build order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Area {
     /// Modules and platform set-up.
@@ -121,6 +123,7 @@ impl Area {
 
 /// Jira issue types the plan uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum IssueType {
     /// An area of work.
     Epic,
@@ -144,6 +147,7 @@ impl IssueType {
 
 /// Jira's default priorities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     /// Blocks a large part of the build.
     Highest,
@@ -181,6 +185,7 @@ impl Priority {
 
 /// One ticket of the plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
     /// Stable id, derived from the items (`content-type-event`, `fields-node-event`).
     pub id: String,
@@ -204,6 +209,8 @@ pub struct Ticket {
     /// The description, as sanitised HTML.
     pub description_html: String,
     /// The description in Atlassian Document Format, within Jira's size limit.
+    /// Its schema is Atlassian's (`@atlaskit/adf-schema`): a JSON object here.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub description_adf: crate::adf::Document,
     /// Files to attach: the full description when it is over Jira's limit.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -215,15 +222,18 @@ pub struct Ticket {
     /// Who the ticket goes to in Jira (account id, email or display name),
     /// set in review; the export's own assignee applies when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub assignee: Option<String>,
     /// The sprint it goes into (id or name), set in review; the export's own
     /// sprint applies when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub sprint: Option<String>,
 }
 
 /// A file to attach to a ticket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     /// File name.
     pub file_name: String,
@@ -233,6 +243,7 @@ pub struct Attachment {
 
 /// One epic of the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Epic {
     /// Stable id (`epic-content-model`).
     pub id: String,
@@ -248,6 +259,7 @@ pub struct Epic {
 
 /// `from` needs `to`: a ticket dependency, with the item dependencies behind it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dependency {
     /// The ticket that needs the other.
     pub from: String,
@@ -259,6 +271,7 @@ pub struct Dependency {
 
 /// Settings of a plan.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanSettings {
     /// Ticket granularity.
     pub granularity: Granularity,
@@ -266,6 +279,7 @@ pub struct PlanSettings {
 
 /// The build plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Plan {
     /// Granularity it was made with.
     pub granularity: Granularity,
