@@ -53,6 +53,13 @@ pub struct ApiError {
     pub code: &'static str,
     /// Message for a person.
     pub message: String,
+    /// The rest, boxed to keep results small.
+    pub more: Box<More>,
+}
+
+/// What an error carries besides its status, code and message.
+#[derive(Debug, Default)]
+pub struct More {
     /// Recovery actions.
     pub actions: Vec<String>,
     /// Extra fields.
@@ -77,24 +84,21 @@ impl ApiError {
             category,
             code,
             message: message.into(),
-            actions: Vec::new(),
-            extra: Map::new(),
-            retry_after: None,
-            cause: None,
+            more: Box::default(),
         }
     }
 
     /// Adds a recovery action.
     #[must_use]
     pub fn action(mut self, action: impl Into<String>) -> Self {
-        self.actions.push(action.into());
+        self.more.actions.push(action.into());
         self
     }
 
     /// Adds a field to the body.
     #[must_use]
     pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
-        self.extra.insert(
+        self.more.extra.insert(
             key.to_owned(),
             serde_json::to_value(value).unwrap_or(Value::Null),
         );
@@ -104,7 +108,14 @@ impl ApiError {
     /// Keeps the cause for the log.
     #[must_use]
     pub fn caused_by(mut self, cause: impl std::fmt::Display) -> Self {
-        self.cause = Some(cause.to_string());
+        self.more.cause = Some(cause.to_string());
+        self
+    }
+
+    /// Asks the client to wait `secs` seconds (`Retry-After`).
+    #[must_use]
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.more.retry_after = Some(secs);
         self
     }
 
@@ -210,9 +221,9 @@ impl ApiError {
             error_category: self.category,
             code: self.code.to_owned(),
             user_message: self.message.clone(),
-            recovery_actions: self.actions.clone(),
+            recovery_actions: self.more.actions.clone(),
             correlation_id: correlation_id.to_owned(),
-            extra: self.extra.clone(),
+            extra: self.more.extra.clone(),
         }
     }
 }
@@ -232,12 +243,12 @@ impl IntoResponse for ApiError {
             .try_with(Clone::clone)
             .unwrap_or_else(|_| crate::auth::random_token(8));
         if self.status.is_server_error() {
-            tracing::error!(correlation_id = %id, code = self.code, cause = ?self.cause, "request failed");
-        } else if let Some(cause) = &self.cause {
+            tracing::error!(correlation_id = %id, code = self.code, cause = ?self.more.cause, "request failed");
+        } else if let Some(cause) = &self.more.cause {
             tracing::info!(correlation_id = %id, code = self.code, cause = %cause, "request refused");
         }
         let mut response = (self.status, axum::Json(self.body(&id))).into_response();
-        if let Some(secs) = self.retry_after
+        if let Some(secs) = self.more.retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);

@@ -172,18 +172,15 @@ pub(crate) fn jira_error(e: &JiraError) -> ApiError {
         )
         .action("Check the project key")
         .caused_by(e),
-        JiraError::RateLimited { retry_after, .. } => {
-            let mut err = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorCategory::Temporary,
-                "jira_rate_limited",
-                "Jira asked to slow down.",
-            )
-            .action("Try again in a minute")
-            .caused_by(e);
-            err.retry_after = Some(retry_after.as_secs().max(1));
-            err
-        }
+        JiraError::RateLimited { retry_after, .. } => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCategory::Temporary,
+            "jira_rate_limited",
+            "Jira asked to slow down.",
+        )
+        .action("Try again in a minute")
+        .caused_by(e)
+        .retry_after(retry_after.as_secs().max(1)),
         _ => ApiError::unavailable(e).action("Check that the Jira site is reachable"),
     }
 }
@@ -467,15 +464,14 @@ pub async fn export_status_route<B: Backend>(
 ) -> ApiResult<Json<ExportStatus>> {
     owned(&api, &caller, &id).await?;
     if let Err(wait) = api.poll_allowed(&id) {
-        let mut err = ApiError::new(
+        return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCategory::Temporary,
             "polling_too_fast",
             "The export status is polled at most once every 2 seconds.",
         )
-        .action("Wait for Retry-After, or follow the WebSocket instead");
-        err.retry_after = Some(wait);
-        return Err(err);
+        .action("Wait for Retry-After, or follow the WebSocket instead")
+        .retry_after(wait));
     }
     export_status(&api.repos(), &id, api.backend.now())
         .await

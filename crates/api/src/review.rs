@@ -85,7 +85,7 @@ pub(crate) fn review_error(e: ReviewError) -> ApiError {
         }
         ReviewError::Stale { current } => {
             let tag = etag("t", current.version);
-            let mut err = ApiError::new(
+            let err = ApiError::new(
                 StatusCode::PRECONDITION_FAILED,
                 ErrorCategory::UserFixable,
                 "stale_version",
@@ -97,11 +97,7 @@ pub(crate) fn review_error(e: ReviewError) -> ApiError {
             .action("Apply your change to the current version (in current) and save again")
             .with("current", json_of(&current.value))
             .with("current_version", current.version);
-            err.extra.insert(
-                "etag".to_owned(),
-                serde_json::Value::String(tag.to_str().unwrap_or_default().to_owned()),
-            );
-            err
+            err.with("etag", tag.to_str().unwrap_or_default())
         }
         ReviewError::Edit(EditError::Cycle(cycle)) => ApiError::unprocessable(
             "dependency_cycle",

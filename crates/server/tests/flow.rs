@@ -3,6 +3,8 @@
 //! through the LLM emulator), review, test the ADF, export to the Jira
 //! emulator with progress over the WebSocket, read the results.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeSet;

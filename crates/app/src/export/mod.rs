@@ -2021,11 +2021,11 @@ fn link_order(plan: &Plan) -> Vec<&Dependency> {
 /// One link request, tagged with the ticket that needs it. The requests
 /// are made before they are streamed (no closure inside the stream), so the
 /// export's future is `Send` for a multi-threaded runtime's spawned task.
-fn send_link<'a, J: Jira>(
+async fn send_link<'a, J: Jira>(
     jira: &'a J,
     (from, link): &'a (String, NewLink),
-) -> impl Future<Output = (&'a String, crate::jira::JiraResult<()>)> + Send + 'a {
-    async move { (from, jira.link(link).await) }
+) -> (&'a String, crate::jira::JiraResult<()>) {
+    (from, jira.link(link).await)
 }
 
 async fn link<J: Jira>(

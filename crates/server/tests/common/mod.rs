@@ -2,7 +2,7 @@
 //! emulators beside it, and a small client that signs in and carries the
 //! cookie, the CSRF token and the web origin as the web client does.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
