@@ -5,6 +5,7 @@ mod input;
 mod llm;
 mod local;
 mod plan;
+mod serve;
 mod session;
 mod validate;
 
@@ -37,6 +38,8 @@ enum Command {
     Export(export::Args),
     /// Show what an export created: keys, links, manual fixes.
     Results(export::ResultsArgs),
+    /// Serve the HTTP API and the web client on this machine.
+    Serve(serve::Args),
 }
 
 /// Exit codes shared by every subcommand.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Session(command) => session::run(&command),
         Command::Export(args) => export::run(&args),
         Command::Results(args) => export::run_results(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match code {
         Ok(code) => ExitCode::from(code),
