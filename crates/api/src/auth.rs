@@ -151,11 +151,31 @@ pub async fn require_caller<B: Backend>(
                     .into_response();
                 }
             }
+            // Ownership before anything else reads the request: another
+            // user's session is not there, whatever the body says.
+            if let Some(session) = session_in_path(request.uri().path())
+                && let Err(e) = crate::sessions::owned(&api, &caller, session).await
+            {
+                return e.into_response();
+            }
             request.extensions_mut().insert(caller);
             next.run(request).await
         }
         Ok(None) => ApiError::unauthenticated().into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The session a path is about: `/api/v1/sessions/{id}/...` and the seed's
+/// `/api/v1/jira/{operation}/{id}`.
+fn session_in_path(path: &str) -> Option<&str> {
+    let mut parts = path.strip_prefix("/api/v1/")?.split('/');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("sessions"), Some(id), _) if !id.is_empty() => Some(id),
+        (Some("jira"), Some(op), Some(id)) if op != "validate-project" && !id.is_empty() => {
+            Some(id)
+        }
+        _ => None,
     }
 }
 
@@ -475,7 +495,7 @@ pub struct StartQuery {
 /// Starts a sign-in with Atlassian: redirects the browser to Atlassian's
 /// consent page, with a single-use `state` and a PKCE challenge.
 #[utoipa::path(get, path = "/api/v1/auth/atlassian", tag = "auth", params(StartQuery),
-    responses((status = 302, description = "To Atlassian's consent page")))]
+    responses((status = 303, description = "To Atlassian's consent page")))]
 pub async fn atlassian_start<B: Backend>(
     State(api): State<Arc<Api<B>>>,
     Query(query): Query<StartQuery>,
@@ -531,7 +551,7 @@ pub struct CallbackQuery {
 /// with the PKCE verifier, seals the tokens of every site granted, sets the
 /// session cookie and sends the browser back to the web client.
 #[utoipa::path(get, path = "/api/v1/auth/atlassian/callback", tag = "auth", params(CallbackQuery),
-    responses((status = 302, description = "Back to the web client, signed in")))]
+    responses((status = 303, description = "Back to the web client, signed in")))]
 pub async fn atlassian_callback<B: Backend>(
     State(api): State<Arc<Api<B>>>,
     Query(query): Query<CallbackQuery>,

@@ -24,10 +24,6 @@ use crate::{auth, sessions, ws};
         sessions::start_processing, sessions::processing, sessions::models,
         ws::ticket, serve, health,
     ),
-    nest(
-        (path = "/", api = crate::review::ReviewDoc),
-        (path = "/", api = crate::jira::JiraDoc),
-    ),
     components(schemas(ErrorBody, ErrorCategory)),
     tags(
         (name = "auth", description = "Signing in"),
@@ -70,7 +66,10 @@ const ERRORS: &[(&str, &str)] = &[
 /// The document, with the error answers added to every operation.
 #[must_use]
 pub fn document() -> Value {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or(Value::Null);
+    let mut api = ApiDoc::openapi();
+    api.merge(crate::review::ReviewDoc::openapi());
+    api.merge(crate::jira::JiraDoc::openapi());
+    let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
     let error = json!({
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     });
