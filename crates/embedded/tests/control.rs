@@ -251,8 +251,17 @@ async fn an_export_starts_once_answers_while_running_and_resumes_when_cut_short(
         panic!("a cut-short export resumes");
     };
     assert_eq!(resumed.task_id, started.task_id);
-    let state = repos.export_state("s1", later).await.unwrap().unwrap().value;
-    assert_eq!(state.phase, Phase::Prepare, "it looks for lost creates first");
+    let state = repos
+        .export_state("s1", later)
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(
+        state.phase,
+        Phase::Prepare,
+        "it looks for lost creates first"
+    );
     let lease = repos.export_lease("s1", later).await.unwrap().unwrap();
     assert_eq!(lease.value.holder, "b4");
     assert!(matches!(
@@ -343,7 +352,13 @@ async fn a_failed_export_is_retried_three_times_at_most_in_its_own_project() {
         let task = repos.task("s1", &retried.task_id, now).await.unwrap();
         assert_eq!(task.unwrap().value.kind, TaskKind::Export);
         assert_eq!(
-            repos.export_lease("s1", now).await.unwrap().unwrap().value.holder,
+            repos
+                .export_lease("s1", now)
+                .await
+                .unwrap()
+                .unwrap()
+                .value
+                .holder,
             id
         );
         now += LEASE_SECS + 10;
