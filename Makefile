@@ -14,8 +14,11 @@ build:
 ## Installs the tools the tests need (idempotent): Atlassian's ADF schema and
 ## validator from npm, for the Atlassian Document Format checks.
 MOTO := .tools/moto/bin/moto_server
+SCHEMATHESIS_VERSION := 4.32.5
+SCHEMATHESIS_VENV := .tools/schemathesis-$(SCHEMATHESIS_VERSION)
+SCHEMATHESIS := $(SCHEMATHESIS_VENV)/bin/schemathesis
 
-deps: tests/adf/node_modules/.package-lock.json $(MOTO)
+deps: tests/adf/node_modules/.package-lock.json $(MOTO) $(SCHEMATHESIS)
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
 tests/adf/node_modules/.package-lock.json: tests/adf/package.json tests/adf/package-lock.json
@@ -29,10 +32,21 @@ $(MOTO):
 	python3 -m venv .tools/moto
 	.tools/moto/bin/pip install --quiet 'moto[server]'
 
-## Runs every test of the workspace.
+## schemathesis checks `dtg serve` against its own OpenAPI document
+## (tests/api-contract/run.sh); the version is in the venv's name, so a new
+## pin installs afresh.
+$(SCHEMATHESIS):
+	@command -v python3 >/dev/null || { echo "python3 is required to install schemathesis" >&2; exit 1; }
+	python3 -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/pip install --quiet 'schemathesis==$(SCHEMATHESIS_VERSION)'
+
+## Runs every test of the workspace, then the API contract test: schemathesis
+## against `dtg serve` (the debug build `cargo test` already compiled).
 test: deps
 	DTG_MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --workspace --lib --bins --tests --locked
 	$(CARGO) test --workspace --doc --locked
+	$(CARGO) build -p dtg-cli --locked
+	CARGO="$(CARGO)" SCHEMATHESIS=$(abspath $(SCHEMATHESIS)) tests/api-contract/run.sh
 
 ## Formatting and clippy, as CI checks them.
 lint:

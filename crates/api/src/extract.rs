@@ -6,11 +6,14 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::{ApiError, ErrorCategory};
 
 /// A JSON body; a body that is not JSON, or not of the expected shape, is a
-/// 400 or 422 in the API's error shape, naming what is wrong.
+/// 400 or 422 in the API's error shape, naming what is wrong. Every body of
+/// this API is a JSON object: an array is refused, though serde would read a
+/// struct from one.
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
@@ -18,23 +21,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
+        match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => from_object(&value).map(Self),
             Err(rejection) => Err(json_rejection(&rejection)),
         }
     }
 }
 
+/// `T` from a JSON object; anything else, or an object without the expected
+/// fields, is a 422.
+fn from_object<T: DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(invalid_body("the body must be a JSON object"));
+    }
+    T::deserialize(value).map_err(|e| {
+        // Read once more from text, for the message that names the field.
+        match axum::Json::<T>::from_bytes(&serde_json::to_vec(value).unwrap_or_default()) {
+            Err(rejection) => json_rejection(&rejection),
+            Ok(_) => invalid_body(&e.to_string()),
+        }
+    })
+}
+
+fn invalid_body(what: &str) -> ApiError {
+    ApiError::unprocessable(
+        "invalid_body",
+        format!("The request body does not have the expected fields: {what}"),
+    )
+    .action("Correct the body; the API document at /api/v1/openapi.json describes it")
+}
+
 fn json_rejection(rejection: &JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::JsonDataError(e) => ApiError::unprocessable(
-            "invalid_body",
-            format!(
-                "The request body does not have the expected fields: {}",
-                e.body_text()
-            ),
-        )
-        .action("Correct the body; the API document at /api/v1/openapi.json describes it"),
+        JsonRejection::JsonDataError(e) => invalid_body(&e.body_text()),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ErrorCategory::UserFixable,
@@ -129,15 +148,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&bytes).map(Self).map_err(|e| {
-            if e.is_data() {
-                ApiError::unprocessable(
-                    "invalid_body",
-                    format!("The request body does not have the expected fields: {e}"),
-                )
-            } else {
-                ApiError::bad_request(format!("The request body is not JSON: {e}"))
-            }
-        })
+        let value: Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::bad_request(format!("The request body is not JSON: {e}")))?;
+        from_object(&value).map(Self)
     }
 }

@@ -1,5 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types, with
-//! the error answers every operation can give added to each, and served at
+//! the error answers every operation can give added to each, links from a
+//! created session to the operations on it, and served at
 //! `/api/v1/openapi.json`.
 
 use axum::Json;
@@ -63,33 +64,32 @@ const ERRORS: &[(&str, &str)] = &[
     ("503", "A service behind the API is not available now"),
 ];
 
-/// The document, with the error answers added to every operation.
+/// The document, with the error answers added to every operation and the
+/// links of a created session.
 #[must_use]
 pub fn document() -> Value {
-    let mut api = ApiDoc::openapi();
-    api.merge(crate::review::ReviewDoc::openapi());
-    api.merge(crate::jira::JiraDoc::openapi());
+    // Merged rather than nested: nesting under "/" would write the paths as
+    // "//api/v1/...".
+    let api = ApiDoc::openapi()
+        .merge_from(crate::review::ReviewDoc::openapi())
+        .merge_from(crate::jira::JiraDoc::openapi());
     let mut doc = serde_json::to_value(api).unwrap_or(Value::Null);
     let error = json!({
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     });
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
+            if path.ends_with("/openapi.json") || path.ends_with("/health") {
+                continue;
+            }
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
-            for (method, op) in item.iter_mut() {
+            for op in item.values_mut() {
                 let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
                     continue;
                 };
-                let public = path.starts_with("/api/v1/auth/")
-                    || path.ends_with("/openapi.json")
-                    || path.ends_with("/health");
                 for (status, description) in ERRORS {
-                    if public && path.ends_with("/openapi.json") || path.ends_with("/health") {
-                        continue;
-                    }
-                    let _ = method;
                     responses.entry((*status).to_owned()).or_insert_with(|| {
                         let mut e = error.clone();
                         e["description"] = json!(description);
@@ -99,7 +99,39 @@ pub fn document() -> Value {
             }
         }
     }
+    link_sessions(&mut doc);
     doc
+}
+
+/// Links from `POST /api/v1/sessions` (201, the new session's `id`) to
+/// every operation that takes a `session_id`.
+fn link_sessions(doc: &mut Value) {
+    let mut links = serde_json::Map::new();
+    for (path, item) in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if !path.contains("{session_id}") {
+            continue;
+        }
+        for op in item.as_object().into_iter().flat_map(|i| i.values()) {
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                links.insert(
+                    id.to_owned(),
+                    json!({
+                        "operationId": id,
+                        "parameters": {"session_id": "$response.body#/id"},
+                        "description": format!("The new session's id as session_id of {path}"),
+                    }),
+                );
+            }
+        }
+    }
+    if let Some(created) = doc.pointer_mut("/paths/~1api~1v1~1sessions/post/responses/201") {
+        created["links"] = Value::Object(links);
+    }
 }
 
 /// The OpenAPI document of this API.
@@ -114,4 +146,38 @@ pub async fn serve() -> Json<Value> {
     responses((status = 200, description = "Alive", content_type = "application/json", body = Object)))]
 pub async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn paths_ids_and_links_are_sound() {
+        let doc = document();
+        let paths = doc["paths"].as_object().unwrap();
+        let mut ids = BTreeSet::new();
+        for (path, item) in paths {
+            assert!(path.starts_with("/api/v1/"), "{path}");
+            for op in item.as_object().unwrap().values() {
+                let id = op["operationId"].as_str().unwrap();
+                assert!(ids.insert(id), "operationId {id} twice");
+            }
+        }
+        let links = doc["paths"]["/api/v1/sessions"]["post"]["responses"]["201"]["links"]
+            .as_object()
+            .unwrap();
+        for id in [
+            "show_session",
+            "delete_session",
+            "list_tickets",
+            "export_session",
+        ] {
+            assert_eq!(links[id]["operationId"], id);
+            assert_eq!(links[id]["parameters"]["session_id"], "$response.body#/id");
+        }
+        assert!(!links.contains_key("list_sessions"));
+    }
 }

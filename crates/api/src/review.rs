@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use dtg_app::review::{
     self, AttachmentRecord, PlanChange, ReviewError, TicketDetail, TicketPage, TicketQuery,
 };
-use dtg_core::plan::{EditError, EditLimits, TicketEdit};
+use dtg_core::plan::{Area, EditError, EditLimits, IssueType, TicketEdit};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -135,14 +135,14 @@ fn json_of(value: &impl Serialize) -> serde_json::Value {
 }
 
 /// Tickets in build order, paged and filtered.
-#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/tickets", tag = "review",
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/tickets", tag = "review", operation_id = "list_tickets",
     params(("session_id" = String, Path, description = "Session id"),
         ("epic" = Option<String>, Query, description = "Epic id"),
-        ("area" = Option<String>, Query, description = "Area"),
-        ("type" = Option<String>, Query, description = "Story or Task"),
+        ("area" = Option<Area>, Query, description = "Area"),
+        ("type" = Option<IssueType>, Query, description = "Story or Task"),
         ("text" = Option<String>, Query, description = "Text in title, items, config names or description"),
-        ("page" = Option<usize>, Query, description = "Page, from 1"),
-        ("per_page" = Option<usize>, Query, description = "Tickets a page (1 to 200)")),
+        ("page" = Option<usize>, Query, minimum = 1, description = "Page, from 1"),
+        ("per_page" = Option<usize>, Query, minimum = 1, maximum = 200, description = "Tickets a page (1 to 200)")),
     responses((status = 200, description = "A page of tickets", body = TicketPage)))]
 pub async fn list<B: Backend>(
     State(api): State<Arc<Api<B>>>,
@@ -172,7 +172,7 @@ fn with_etag(detail: &TicketDetail, status: StatusCode) -> Response {
 }
 
 /// One ticket, with its dependencies and attachments; `ETag` is its version.
-#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/tickets/{ticket_id}", tag = "review",
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}/tickets/{ticket_id}", tag = "review", operation_id = "show_ticket",
     params(("session_id" = String, Path, description = "Session id"),
         ("ticket_id" = String, Path, description = "Ticket id")),
     responses((status = 200, description = "The ticket", body = TicketDetail,
@@ -214,7 +214,8 @@ fn if_match(headers: &HeaderMap) -> ApiResult<u64> {
 #[utoipa::path(patch, path = "/api/v1/sessions/{session_id}/tickets/{ticket_id}", tag = "review",
     params(("session_id" = String, Path, description = "Session id"),
         ("ticket_id" = String, Path, description = "Ticket id"),
-        ("If-Match" = String, Header, description = "The ETag of the version edited")),
+        ("If-Match" = String, Header, pattern = r#"^(W/)?"?t?[0-9]{1,19}"?$"#,
+            description = "The ETag of the version edited")),
     request_body = TicketEdit,
     responses((status = 200, description = "Saved", body = TicketDetail,
         headers(("ETag" = String, description = "The new version")))))]
@@ -247,7 +248,7 @@ pub async fn edit<B: Backend>(
 }
 
 /// Deletes a ticket; what needed it now needs what it needed.
-#[utoipa::path(delete, path = "/api/v1/sessions/{session_id}/tickets/{ticket_id}", tag = "review",
+#[utoipa::path(delete, path = "/api/v1/sessions/{session_id}/tickets/{ticket_id}", tag = "review", operation_id = "delete_ticket",
     params(("session_id" = String, Path, description = "Session id"),
         ("ticket_id" = String, Path, description = "Ticket id")),
     responses((status = 200, description = "Deleted; what changed", body = PlanChange)))]

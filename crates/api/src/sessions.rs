@@ -228,7 +228,7 @@ pub struct SessionList {
 }
 
 /// Lists the caller's sessions.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions", operation_id = "list_sessions",
     responses((status = 200, description = "The caller's sessions", body = SessionList)))]
 pub async fn list<B: Backend>(
     State(api): State<Arc<Api<B>>>,
@@ -248,7 +248,7 @@ pub async fn list<B: Backend>(
 }
 
 /// Shows a session: stage, status, counts and its latest tasks.
-#[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(get, path = "/api/v1/sessions/{session_id}", tag = "sessions", operation_id = "show_session",
     params(("session_id" = String, Path, description = "Session id")),
     responses((status = 200, description = "The session", body = SessionView,
         headers(("ETag" = String, description = "The session's version")))))]
@@ -267,7 +267,7 @@ pub async fn show<B: Backend>(
 }
 
 /// Deletes a session with everything in it.
-#[utoipa::path(delete, path = "/api/v1/sessions/{session_id}", tag = "sessions",
+#[utoipa::path(delete, path = "/api/v1/sessions/{session_id}", tag = "sessions", operation_id = "delete_session",
     params(("session_id" = String, Path, description = "Session id")),
     responses((status = 204, description = "Deleted")))]
 pub async fn remove<B: Backend>(
