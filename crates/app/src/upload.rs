@@ -124,9 +124,14 @@ async fn pending<T: Table>(
     session: &str,
     now: Timestamp,
 ) -> Result<Vec<(u64, PendingUpload)>, UploadError> {
-    let items = query_all(repos.table(), &keys::session(session), keys::prefix::UPLOADS, now)
-        .await
-        .map_err(RepoError::from)?;
+    let items = query_all(
+        repos.table(),
+        &keys::session(session),
+        keys::prefix::UPLOADS,
+        now,
+    )
+    .await
+    .map_err(RepoError::from)?;
     items
         .into_iter()
         .map(|item| {
@@ -157,7 +162,9 @@ pub async fn request_uploads<T: Table, B: Blobs>(
 ) -> Result<Vec<UploadSlot>, UploadError> {
     let current = load(repos, session, run.now).await?;
     if files.is_empty() {
-        return Err(UploadError::Limit("name at least one file to upload".to_owned()));
+        return Err(UploadError::Limit(
+            "name at least one file to upload".to_owned(),
+        ));
     }
     if files.len() > limits.max_files {
         return Err(UploadError::Limit(format!(

@@ -768,11 +768,11 @@ fn myself(world: &World, call: &Call<'_>) -> Answer {
     let email = crate::auth::basic_email(call.headers);
     let user = email
         .and_then(|e| {
-            world
-                .config
-                .users
-                .iter()
-                .find(|u| u.email.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&e)))
+            world.config.users.iter().find(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|m| m.eq_ignore_ascii_case(&e))
+            })
         })
         .or_else(|| world.config.users.first());
     match user {

@@ -85,11 +85,10 @@ impl<T: Table> Repos<'_, T> {
     /// # Errors
     /// Store failures.
     pub async fn login(&self, cookie: &str, now: Timestamp) -> Result<Option<Login>> {
-        let found: Option<Versioned<Login>> =
-            self.load(&keys::login(&digest(cookie)), keys::META, now).await?;
-        Ok(found
-            .map(|l| l.value)
-            .filter(|l| l.expires_at > now))
+        let found: Option<Versioned<Login>> = self
+            .load(&keys::login(&digest(cookie)), keys::META, now)
+            .await?;
+        Ok(found.map(|l| l.value).filter(|l| l.expires_at > now))
     }
 
     /// Ends a sign-in.
@@ -98,7 +97,12 @@ impl<T: Table> Repos<'_, T> {
     /// Store failures.
     pub async fn delete_login(&self, cookie: &str, now: Timestamp) -> Result<()> {
         self.table
-            .delete(&keys::login(&digest(cookie)), keys::META, Condition::None, now)
+            .delete(
+                &keys::login(&digest(cookie)),
+                keys::META,
+                Condition::None,
+                now,
+            )
             .await?;
         Ok(())
     }
@@ -156,7 +160,12 @@ impl<T: Table> Repos<'_, T> {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn save_ws_ticket(&self, ticket: &str, value: &WsTicket, now: Timestamp) -> Result<()> {
+    pub async fn save_ws_ticket(
+        &self,
+        ticket: &str,
+        value: &WsTicket,
+        now: Timestamp,
+    ) -> Result<()> {
         self.store(
             &keys::ws_ticket(&digest(ticket)),
             keys::META,

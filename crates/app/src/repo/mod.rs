@@ -25,7 +25,8 @@ pub use audit::AuditEntry;
 pub use connection::{CONNECTION_TTL_SECONDS, Connection};
 pub use file::{FileRecord, FileStatus};
 pub use login::{
-    LOGIN_TTL_SECONDS, Login, OAUTH_TTL_SECONDS, PendingOAuth, WS_TICKET_TTL_SECONDS, WsTicket, digest,
+    LOGIN_TTL_SECONDS, Login, OAUTH_TTL_SECONDS, PendingOAuth, WS_TICKET_TTL_SECONDS, WsTicket,
+    digest,
 };
 pub use session::{JiraTarget, Session, SessionSummary};
 pub use task::{Progress, Task, TaskError, TaskKind, TaskStatus};
