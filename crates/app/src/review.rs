@@ -199,6 +199,7 @@ pub type Result<T, E = ReviewError> = std::result::Result<T, E>;
 /// Which tickets to list, and which page of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketQuery {
     /// Only the tickets of this epic (id).
     pub epic: Option<String>,
@@ -231,6 +232,7 @@ impl Default for TicketQuery {
 
 /// One ticket in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketRow {
     /// Its position in the build order, from 1.
     pub order: usize,
@@ -267,6 +269,7 @@ pub struct TicketRow {
 
 /// One page of tickets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketPage {
     /// The page's tickets, in build order.
     pub tickets: Vec<TicketRow>,
@@ -280,6 +283,7 @@ pub struct TicketPage {
 
 /// A ticket another one needs or is needed by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DependencyRef {
     /// Its id.
     pub id: String,
@@ -291,6 +295,7 @@ pub struct DependencyRef {
 
 /// One ticket with everything around it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketDetail {
     /// The ticket.
     pub ticket: Ticket,
@@ -690,6 +695,7 @@ fn session_write(current: &Versioned<Session>, plan: &Plan, now: Timestamp) -> R
 
 /// What a plan-level edit changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PlanChange {
     /// Ticket ids in the new build order.
     pub order: Vec<String>,
@@ -705,6 +711,7 @@ pub struct PlanChange {
 
 /// A ticket's id and version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketVersion {
     /// Id.
     pub id: String,

@@ -28,6 +28,7 @@ const ATTEMPTS: usize = 8;
 /// Where an attachment is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AttachmentStatus {
     /// Its upload URL was handed out; the bytes are not confirmed yet.
     Pending,
@@ -37,6 +38,7 @@ pub enum AttachmentStatus {
 
 /// A file attached to a ticket in review.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttachmentRecord {
     /// Id, unique within the session.
     pub id: String,
@@ -53,6 +55,7 @@ pub struct AttachmentRecord {
     /// Whether the bytes arrived.
     pub status: AttachmentStatus,
     /// When the upload was asked for.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub created_at: Timestamp,
 }
 

@@ -46,17 +46,25 @@ fn run(id: &str) -> Run<'_> {
 /// Runs every review check; `plan` should be a real site's plan, with more
 /// tickets than one transaction holds and tickets both needed and needing.
 pub async fn run_review_contract<T: Table, B: Blobs>(t: Arc<T>, blobs: &B, plan: &Plan) {
-    stale_edits_get_the_current_version_and_lose_nothing(t.as_ref(), plan).await;
-    a_move_to_another_epic_updates_the_epics(t.as_ref(), plan).await;
-    a_cycle_is_refused_named_and_nothing_stored(t.as_ref(), plan).await;
-    dependencies_are_added_and_removed(t.as_ref(), plan).await;
-    merging_combines_items_dependencies_and_description(t.as_ref(), blobs, plan).await;
-    deleting_keeps_the_order_through_the_ticket(t.as_ref(), blobs, plan).await;
-    attachments_are_checked_listed_and_deleted(t.as_ref(), blobs, plan).await;
-    tickets_page_and_filter_in_build_order(t.as_ref(), plan).await;
-    downloads_render_the_stored_plan(t.as_ref(), plan).await;
+    run_review_checks_one_at_a_time(t.as_ref(), blobs, plan).await;
     racing_editors_of_one_ticket_lose_nothing(Arc::clone(&t), plan).await;
     racing_plan_edits_never_land_on_a_stale_plan(t, plan).await;
+}
+
+/// Every review check but the racing ones, for a table that keeps the
+/// contract one call at a time but not under concurrent transactions (moto,
+/// which restores a whole-table snapshot when a transaction fails, undoing
+/// the transactions that landed meanwhile; DynamoDB itself serialises them).
+pub async fn run_review_checks_one_at_a_time<T: Table, B: Blobs>(t: &T, blobs: &B, plan: &Plan) {
+    stale_edits_get_the_current_version_and_lose_nothing(t, plan).await;
+    a_move_to_another_epic_updates_the_epics(t, plan).await;
+    a_cycle_is_refused_named_and_nothing_stored(t, plan).await;
+    dependencies_are_added_and_removed(t, plan).await;
+    merging_combines_items_dependencies_and_description(t, blobs, plan).await;
+    deleting_keeps_the_order_through_the_ticket(t, blobs, plan).await;
+    attachments_are_checked_listed_and_deleted(t, blobs, plan).await;
+    tickets_page_and_filter_in_build_order(t, plan).await;
+    downloads_render_the_stored_plan(t, plan).await;
 }
 
 /// A fresh session in review holding `plan`, with its counts.

@@ -45,6 +45,7 @@ pub const ADDED_IN_REVIEW: &str = "added in review";
 /// (`Some(None)`) unsets it, a string sets it (an empty one unsets it too).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketEdit {
     /// New summary: one line, 1 to 255 characters once trimmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +78,7 @@ pub struct TicketEdit {
         deserialize_with = "some",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub assignee: Option<Option<String>>,
     /// New sprint (`null` unsets it).
     #[serde(
@@ -84,6 +86,7 @@ pub struct TicketEdit {
         deserialize_with = "some",
         skip_serializing_if = "Option::is_none"
     )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub sprint: Option<Option<String>>,
 }
 
@@ -96,6 +99,7 @@ fn some<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 
 /// How much HTML an edit may carry, checked before any parser runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EditLimits {
     /// The largest description, in bytes of HTML.
     pub max_html_bytes: usize,
