@@ -14,32 +14,40 @@ use dtg_app::progress::{
     Publish,
 };
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_app::store::{Blobs, Table};
 use dtg_app::workflow::{
     Run, plan_session, plan_session_with, save_wording, validate_session_with,
 };
 use dtg_core::csv::Limits;
 use dtg_core::plan::PlanSettings;
-use dtg_embedded::{FolderBlobs, Hub, SqliteTable};
+use dtg_embedded::Hub;
 use dtg_jira::SiteAccess;
 use dtg_llm::{LlmConfig, Progress};
 
 use crate::system_now;
 
 /// Runs jobs as tokio tasks.
-#[derive(Clone)]
-pub struct LocalJobs {
-    inner: Arc<Inner>,
+pub struct LocalJobs<T: Table, B: Blobs> {
+    inner: Arc<Inner<T, B>>,
 }
 
-struct Inner {
-    table: Arc<SqliteTable>,
-    blobs: Arc<FolderBlobs>,
-    jira: Arc<SiteAccess<SqliteTable>>,
+impl<T: Table, B: Blobs> Clone for LocalJobs<T, B> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+struct Inner<T: Table, B: Blobs> {
+    table: Arc<T>,
+    blobs: Arc<B>,
+    jira: Arc<SiteAccess<T>>,
     hub: Arc<Hub>,
     llm: BTreeMap<String, LlmConfig>,
 }
 
-impl std::fmt::Debug for LocalJobs {
+impl<T: Table, B: Blobs> std::fmt::Debug for LocalJobs<T, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalJobs")
             .field("providers", &self.inner.llm.keys().collect::<Vec<_>>())
@@ -47,13 +55,13 @@ impl std::fmt::Debug for LocalJobs {
     }
 }
 
-impl LocalJobs {
+impl<T: Table, B: Blobs> LocalJobs<T, B> {
     /// Jobs over these ports; `llm` maps each offered provider to its configuration.
     #[must_use]
     pub fn new(
-        table: Arc<SqliteTable>,
-        blobs: Arc<FolderBlobs>,
-        jira: Arc<SiteAccess<SqliteTable>>,
+        table: Arc<T>,
+        blobs: Arc<B>,
+        jira: Arc<SiteAccess<T>>,
         hub: Arc<Hub>,
         llm: BTreeMap<String, LlmConfig>,
     ) -> Self {
@@ -73,7 +81,7 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-impl Jobs for LocalJobs {
+impl<T: Table, B: Blobs> Jobs for LocalJobs<T, B> {
     async fn start(&self, job: Job) -> Result<(), JobError> {
         if let Job::Process {
             wording: Some(choice),
@@ -97,8 +105,8 @@ impl Jobs for LocalJobs {
     }
 }
 
-impl Inner {
-    fn repos(&self) -> Repos<'_, SqliteTable> {
+impl<T: Table, B: Blobs> Inner<T, B> {
+    fn repos(&self) -> Repos<'_, T> {
         Repos::new(self.table.as_ref(), DEFAULT_TTL_SECONDS)
     }
 
@@ -182,7 +190,7 @@ impl Inner {
 
     async fn plan_and_word(
         &self,
-        repos: &Repos<'_, SqliteTable>,
+        repos: &Repos<'_, T>,
         session: &str,
         actor: &str,
         run_id: &str,

@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use dtg_api::{ApiConfig, AuthMode, Backend, WordingOption};
 use dtg_app::repo::TokenCipher;
-use dtg_app::store::Timestamp;
+use dtg_app::store::{Blobs, Table, Timestamp};
 use dtg_embedded::{FolderBlobs, Hub, SqliteTable, blob_routes};
 use dtg_jira::{JiraConfig, OAuthSetup, SiteAccess};
 use dtg_llm::LlmConfig;
@@ -29,37 +29,38 @@ pub fn system_now() -> Timestamp {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// The embedded ports.
-pub struct LocalBackend {
-    table: Arc<SqliteTable>,
-    blobs: Arc<FolderBlobs>,
-    jobs: LocalJobs,
-    jira: Arc<SiteAccess<SqliteTable>>,
+/// The ports of one process: a table and a blob store (SQLite and a
+/// folder for `dtg serve`; any adapters for tests), jobs in process, the hub.
+pub struct LocalBackend<T: Table = SqliteTable, B: Blobs = FolderBlobs> {
+    table: Arc<T>,
+    blobs: Arc<B>,
+    jobs: LocalJobs<T, B>,
+    jira: Arc<SiteAccess<T>>,
     hub: Arc<Hub>,
 }
 
-impl std::fmt::Debug for LocalBackend {
+impl<T: Table, B: Blobs> std::fmt::Debug for LocalBackend<T, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalBackend").finish_non_exhaustive()
     }
 }
 
-impl Backend for LocalBackend {
-    type Table = SqliteTable;
-    type Blobs = FolderBlobs;
-    type Jobs = LocalJobs;
-    type Jira = SiteAccess<SqliteTable>;
+impl<T: Table, B: Blobs> Backend for LocalBackend<T, B> {
+    type Table = T;
+    type Blobs = B;
+    type Jobs = LocalJobs<T, B>;
+    type Jira = SiteAccess<T>;
 
-    fn table(&self) -> &SqliteTable {
+    fn table(&self) -> &T {
         &self.table
     }
-    fn blobs(&self) -> &FolderBlobs {
+    fn blobs(&self) -> &B {
         &self.blobs
     }
-    fn jobs(&self) -> &LocalJobs {
+    fn jobs(&self) -> &LocalJobs<T, B> {
         &self.jobs
     }
-    fn jira(&self) -> &SiteAccess<SqliteTable> {
+    fn jira(&self) -> &SiteAccess<T> {
         &self.jira
     }
     fn now(&self) -> Timestamp {
@@ -120,7 +121,7 @@ pub struct Accounts {
 
 /// A running server.
 #[derive(Debug)]
-pub struct Running {
+pub struct Running<T: Table = SqliteTable, B: Blobs = FolderBlobs> {
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its base URL (`http://127.0.0.1:PORT`).
@@ -128,19 +129,20 @@ pub struct Running {
     /// The server task.
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The ports (tests read the store through them).
-    pub backend: Arc<LocalBackend>,
+    pub backend: Arc<LocalBackend<T, B>>,
 }
 
-/// Binds the address and serves the API in a task.
+/// What starting can fail with.
+pub type StartError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Binds the address and serves the API over SQLite (or memory) and the
+/// blob folder, whose presigned URLs it serves too.
 ///
 /// # Errors
 /// The address cannot be bound; the store or the blob folder cannot be opened.
-pub async fn start(
-    config: ServeConfig,
-) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     let listener = TcpListener::bind(config.addr).await?;
-    let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
+    let url = format!("http://{}", listener.local_addr()?);
     let table = Arc::new(match &config.database {
         Some(path) => SqliteTable::open(path)?,
         None => SqliteTable::open_in_memory()?,
@@ -150,6 +152,24 @@ pub async fn start(
         &url,
         config.blob_secret.clone(),
     )?);
+    let routes = blob_routes(Arc::clone(&blobs));
+    serve_with(listener, config, table, blobs, routes).await
+}
+
+/// Serves the API on `listener` over any table and blob store (DynamoDB and
+/// S3 in the AWS adapters' tests), with `extra` routes beside it.
+///
+/// # Errors
+/// The token key or the Jira client configuration is wrong.
+pub async fn serve_with<T: Table, B: Blobs>(
+    listener: TcpListener,
+    config: ServeConfig,
+    table: Arc<T>,
+    blobs: Arc<B>,
+    extra: axum::Router,
+) -> Result<Running<T, B>, StartError> {
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
     let cipher = TokenCipher::from_hex(&config.token_key)?;
     let jira = Arc::new(SiteAccess::new(
         Arc::clone(&table),
@@ -174,7 +194,7 @@ pub async fn start(
     );
     let backend = Arc::new(LocalBackend {
         table,
-        blobs: Arc::clone(&blobs),
+        blobs,
         jobs,
         jira,
         hub,
@@ -192,8 +212,7 @@ pub async fn start(
     api_config.allow_http_sites = config.allow_http_sites;
     api_config.web_origin = Some(config.web_origin.clone().unwrap_or_else(|| url.clone()));
     api_config.wording = config.llm.iter().map(|(o, _)| o.clone()).collect();
-    let mut router =
-        dtg_api::router(Arc::clone(&backend), api_config, cipher).merge(blob_routes(blobs));
+    let mut router = dtg_api::router(Arc::clone(&backend), api_config, cipher).merge(extra);
     if let Some(dir) = config.web_dir.filter(|d| d.join("index.html").is_file()) {
         let index = dir.join("index.html");
         router = router.fallback_service(

@@ -61,6 +61,7 @@ async fn every_route_checks_who_calls() {
     let app = spawn(Options {
         accounts: true,
         llm: false,
+        aws: None,
     })
     .await;
     let alice = Client::signed_in(
@@ -197,6 +198,7 @@ async fn signing_out_ends_the_cookie() {
     let app = spawn(Options {
         accounts: true,
         llm: false,
+        aws: None,
     })
     .await;
     let alice = Client::signed_in(
@@ -233,6 +235,7 @@ async fn signing_in_with_atlassian() {
     let app = spawn(Options {
         accounts: true,
         llm: false,
+        aws: None,
     })
     .await;
     let browser = Client::anonymous(&app);

@@ -72,19 +72,40 @@ fn sample() -> std::path::PathBuf {
     root().join("sample_data/uwec_complete")
 }
 
-// GIVEN a server with accounts, the Jira emulator and the LLM emulator
+// GIVEN a server with accounts on SQLite and a blob folder, the Jira
+// emulator and the LLM emulator
 // WHEN a user walks the whole flow on the sample site over HTTP
 // THEN every stage answers as documented and the export lands in Jira,
 // with progress over the WebSocket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_flow_over_http() {
+async fn the_whole_flow_on_sqlite_and_a_folder() {
     let app = spawn(Options {
         accounts: true,
         llm: true,
+        aws: None,
     })
     .await;
+    walk(&app).await;
+}
+
+// GIVEN the same server on DynamoDB and S3 (moto's server)
+// WHEN the same flow runs, the browser uploading to S3's presigned URLs
+// THEN it ends the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_flow_on_dynamodb_and_s3() {
+    let moto = common::start_moto();
+    let app = spawn(Options {
+        accounts: true,
+        llm: true,
+        aws: Some(moto.endpoint.clone()),
+    })
+    .await;
+    walk(&app).await;
+}
+
+async fn walk(app: &common::TestApp) {
     let alice = Client::signed_in(
-        &app,
+        app,
         dtg_jira_emulator::config::DEFAULT_EMAIL,
         dtg_jira_emulator::config::DEFAULT_API_TOKEN,
     )

@@ -14,13 +14,25 @@ use dtg_jira::{JiraConfig, OAuthApp, OAuthSetup, Secret};
 use dtg_jira_emulator::{Config, JiraEmulator};
 use dtg_llm::LlmConfig;
 use dtg_llm_emulator::{Emulator as LlmEmulator, Script};
-use dtg_server::{Accounts, Running, ServeConfig, start};
+use dtg_server::{Accounts, ServeConfig, serve_with, start};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
+/// A running server, whichever adapters it runs on.
+pub struct Server {
+    pub url: String,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A server, its emulators and its folder.
 pub struct TestApp {
-    pub server: Running,
+    pub server: Server,
     pub jira: JiraEmulator,
     pub llm: Option<LlmEmulator>,
     pub dir: tempfile::TempDir,
@@ -29,6 +41,8 @@ pub struct TestApp {
 /// How to spawn.
 #[derive(Default)]
 pub struct Options {
+    /// DynamoDB and S3 at this endpoint (moto) instead of SQLite and a folder.
+    pub aws: Option<String>,
     /// Accounts (API-token form and OAuth) instead of the local user.
     pub accounts: bool,
     /// Offer OpenAI's gpt-4o-mini through the LLM emulator.
@@ -71,7 +85,7 @@ pub async fn spawn(options: Options) -> TestApp {
         .unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     let bases = base.clone();
-    let server = start(ServeConfig {
+    let config = ServeConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         database: Some(dir.path().join("store.sqlite")),
         blobs: dir.path().join("blobs"),
@@ -96,9 +110,33 @@ pub async fn spawn(options: Options) -> TestApp {
         }),
         allow_http_sites: true,
         web_origin: None,
-    })
-    .await
-    .unwrap();
+    };
+    let server = match &options.aws {
+        None => {
+            let running = start(config).await.unwrap();
+            Server {
+                url: running.url,
+                task: running.task,
+            }
+        }
+        Some(endpoint) => {
+            let (table, blobs) = aws_adapters(endpoint).await;
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let running = serve_with(
+                listener,
+                config,
+                Arc::new(table),
+                Arc::new(blobs),
+                axum::Router::new(),
+            )
+            .await
+            .unwrap();
+            Server {
+                url: running.url,
+                task: running.task,
+            }
+        }
+    };
     TestApp {
         server,
         jira,
@@ -296,4 +334,70 @@ pub fn csv_files(folder: &Path) -> Vec<PathBuf> {
 
 pub fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
     answer.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A DynamoDB table and an S3 bucket of their own, at `endpoint`.
+async fn aws_adapters(endpoint: &str) -> (dtg_aws::DynamoTable, dtg_aws::S3Blobs) {
+    use aws_config::BehaviorVersion;
+    use aws_sdk_dynamodb::config::{Credentials, Region};
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .load()
+        .await;
+    let name = format!("dtg-{}", uuid::Uuid::now_v7().simple());
+    let table = dtg_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &name);
+    table.create_if_missing().await.unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let blobs = dtg_aws::S3Blobs::new(s3, &name);
+    blobs.create_if_missing().await.unwrap();
+    (table, blobs)
+}
+
+/// A moto server child process, killed on drop.
+pub struct Moto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts moto's server (`DTG_MOTO_SERVER`, installed by `make test`) on a free port.
+pub fn start_moto() -> Moto {
+    let program = std::env::var("DTG_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(&program)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot start {program} ({e}): run `make test`, which installs moto")
+        });
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    }
 }
