@@ -59,13 +59,15 @@ fmt:
 ## Benchmarks: validation, planning, HTML -> ADF (criterion, with htmltoadf as the baseline);
 ## 10,000 ticket writes and a full session read on SQLite, and on DynamoDB (moto) for reference;
 ## LLM generation of 1,000 tickets against the emulator (2 s per answer, concurrency 8);
-## export of 1,000 tickets and their links to the Jira emulator with Jira Cloud's rate limits.
+## export of 1,000 tickets and their links to the Jira emulator with Jira Cloud's rate limits;
+## dtg serve under 50 clients reading and editing a 1,000-ticket session.
 bench: deps
 	$(CARGO) bench -p dtg-core
 	$(CARGO) bench -p dtg-embedded --bench store
 	DTG_MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) bench -p dtg-aws --bench store
 	$(CARGO) bench -p dtg-llm
 	$(CARGO) bench -p dtg-e2e --bench export
+	$(CARGO) bench -p dtg-e2e --bench serve
 
 ## Validates the complete sample site.
 run:
