@@ -99,6 +99,10 @@ pub struct ApiConfig {
     pub websocket_url: Option<String>,
     /// Seconds between two export-status polls of one session.
     pub status_poll_seconds: u64,
+    /// Other spellings of the web origin that may change things too
+    /// (`http://localhost:8080` beside `http://127.0.0.1:8080`); CORS still
+    /// allows only `web_origin`.
+    pub same_origins: Vec<String>,
 }
 
 impl ApiConfig {
@@ -115,6 +119,7 @@ impl ApiConfig {
             session_ttl_seconds: DEFAULT_TTL_SECONDS,
             websocket_url: None,
             status_poll_seconds: 2,
+            same_origins: Vec::new(),
         }
     }
 
@@ -122,8 +127,9 @@ impl ApiConfig {
     #[must_use]
     pub fn allows_origin(&self, origin: &str) -> bool {
         self.web_origin
-            .as_deref()
-            .is_some_and(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+            .iter()
+            .chain(&self.same_origins)
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
     }
 }
 

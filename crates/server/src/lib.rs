@@ -212,6 +212,13 @@ pub async fn serve_with<T: Table, B: Blobs>(
     api_config.allow_http_sites = config.allow_http_sites;
     api_config.web_origin = Some(config.web_origin.clone().unwrap_or_else(|| url.clone()));
     api_config.wording = config.llm.iter().map(|(o, _)| o.clone()).collect();
+    if addr.ip().is_loopback() {
+        api_config.same_origins = vec![
+            format!("http://localhost:{}", addr.port()),
+            format!("http://127.0.0.1:{}", addr.port()),
+            format!("http://[::1]:{}", addr.port()),
+        ];
+    }
     let mut router = dtg_api::router(Arc::clone(&backend), api_config, cipher).merge(extra);
     if let Some(dir) = config.web_dir.filter(|d| d.join("index.html").is_file()) {
         let index = dir.join("index.html");

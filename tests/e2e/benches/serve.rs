@@ -23,7 +23,15 @@ use dtg_server::{ServeConfig, start, system_now};
 
 const TICKETS: usize = 1_000;
 const CLIENTS: usize = 50;
-const REQUESTS_PER_CLIENT: usize = 100;
+const REQUESTS_PER_CLIENT: usize = 40;
+
+/// `DTG_BENCH_CLIENTS` / `DTG_BENCH_REQUESTS` override the defaults.
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 /// Edits go to this many tickets, so clients collide on them.
 const HOT_TICKETS: usize = 100;
 
@@ -67,7 +75,7 @@ async fn client(
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ ((n as u64 + 1) * 0x1234_5678));
     let mut tally = Tally::default();
     let mut done = 0;
-    while done < REQUESTS_PER_CLIENT {
+    while done < setting("DTG_BENCH_REQUESTS", REQUESTS_PER_CLIENT) {
         if dice.next(10) < 7 {
             let page = dice.next(TICKETS / 50) + 1;
             let t = Instant::now();
@@ -186,7 +194,8 @@ fn main() {
             Arc::new(plan.order.iter().step_by(TICKETS / HOT_TICKETS).cloned().collect());
 
         let started = Instant::now();
-        let tasks: Vec<_> = (0..CLIENTS)
+        let clients = setting("DTG_BENCH_CLIENTS", CLIENTS);
+        let tasks: Vec<_> = (0..clients)
             .map(|n| {
                 tokio::spawn(client(
                     n,
@@ -233,8 +242,8 @@ fn main() {
 
         all.reads.sort();
         all.edits.sort();
-        let requests = CLIENTS * REQUESTS_PER_CLIENT;
-        println!("dtg serve under load: {TICKETS} tickets, {CLIENTS} clients, {requests} requests");
+        let requests = all.reads.len() + all.edits.len() * 2 + all.stale;
+        println!("dtg serve under load: {TICKETS} tickets, {clients} clients, {requests} requests");
         println!(
             "  {:.0} requests/s over {:.2} s",
             requests as f64 / elapsed.as_secs_f64(),
