@@ -12,5 +12,6 @@ pub mod progress;
 pub mod repo;
 pub mod review;
 pub mod store;
+pub mod time;
 pub mod upload;
 pub mod workflow;
