@@ -16,6 +16,11 @@
 //! ([`ReviewError::PlanChanged`]) and never lands on a stale plan. Every
 //! write keeps the session's counts right and adds an audit entry in the
 //! same transaction.
+//!
+//! Every write of a ticket writes its list row (`TROW#<id>`, a
+//! [`TicketSummary`]) in the same transaction, so a page of tickets and a
+//! ticket's neighbours are read from the rows, not from every ticket with
+//! its description; a session stored before rows existed is read whole.
 
 pub mod attachments;
 #[cfg(feature = "contract-tests")]
@@ -31,7 +36,10 @@ use dtg_core::plan::render::{self, JiraCsv};
 use dtg_core::plan::{Area, Dependency, IssueType, Plan, Priority, Ticket};
 use dtg_core::session::{Position, Stage, Status};
 
-use crate::repo::{AuditEntry, RepoError, Repos, Session, StoredPlan, Versioned};
+use crate::repo::{
+    AuditEntry, RepoError, Repos, Session, StoredPlan, TicketSummary, Versioned, row_delete,
+    row_put,
+};
 use crate::store::{
     Blobs, Condition, Item, MAX_TRANSACTION_OPS, StoreError, Table, Timestamp, TransactOp, keys,
 };
@@ -445,16 +453,18 @@ async fn require_plan<T: Table>(
 type ByTicket<'p> = HashMap<&'p str, Vec<&'p Dependency>>;
 
 /// Needs and needed-by of every ticket, in build order.
-fn neighbours(plan: &Plan) -> (ByTicket<'_>, ByTicket<'_>) {
-    let position: HashMap<&str, usize> = plan
-        .order
+fn neighbours<'p>(
+    order: &'p [String],
+    dependencies: &'p [Dependency],
+) -> (ByTicket<'p>, ByTicket<'p>) {
+    let position: HashMap<&str, usize> = order
         .iter()
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
     let mut needs = ByTicket::new();
     let mut needed_by = ByTicket::new();
-    for d in &plan.dependencies {
+    for d in dependencies {
         needs.entry(d.from.as_str()).or_default().push(d);
         needed_by.entry(d.to.as_str()).or_default().push(d);
     }
@@ -485,8 +495,86 @@ fn matches(ticket: &Ticket, query: &TicketQuery, needle: Option<&str>) -> bool {
         || has(&edit::description_text(ticket))
 }
 
+/// The plan's order, its tickets' list rows and its dependencies: what a
+/// page needs, without the tickets themselves.
+struct Rows {
+    order: Vec<String>,
+    rows: HashMap<String, TicketSummary>,
+    dependencies: Vec<Dependency>,
+}
+
+/// What [`load_rows`] found.
+enum RowsRead {
+    /// No plan yet.
+    NoPlan,
+    /// A ticket of the plan has no row (a session stored before rows
+    /// existed): read the whole plan instead.
+    Missing,
+    /// Every ticket's row.
+    Rows(Rows),
+}
+
+/// Reads a session's plan item, ticket rows and dependencies.
+async fn load_rows<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &str,
+    now: Timestamp,
+) -> Result<RowsRead> {
+    load_session(repos, session, now).await?;
+    let pk = keys::session(session);
+    let Some(stored) = repos.load::<StoredPlan>(&pk, keys::PLAN, now).await? else {
+        return Ok(RowsRead::NoPlan);
+    };
+    let mut rows: HashMap<String, TicketSummary> = repos
+        .ticket_rows(session, now)
+        .await?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    if stored.value.order.iter().any(|id| !rows.contains_key(id)) {
+        return Ok(RowsRead::Missing);
+    }
+    let planned: std::collections::HashSet<&str> =
+        stored.value.order.iter().map(String::as_str).collect();
+    rows.retain(|id, _| planned.contains(id.as_str()));
+    let deps: Vec<Versioned<Dependency>> =
+        repos.load_all(&pk, keys::prefix::DEPENDENCIES, now).await?;
+    // Edges of a save cut short, between tickets of another plan, are left out.
+    let mut dependencies: Vec<Dependency> = deps
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|d| planned.contains(d.from.as_str()) && planned.contains(d.to.as_str()))
+        .collect();
+    dependencies.sort();
+    Ok(RowsRead::Rows(Rows {
+        order: stored.value.order,
+        rows,
+        dependencies,
+    }))
+}
+
+/// The query's text, trimmed and in lower case; `None` when there is none.
+fn needle_of(query: &TicketQuery) -> Option<String> {
+    query
+        .text
+        .as_deref()
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty())
+}
+
+fn empty_page(page: usize, per_page: usize) -> TicketPage {
+    TicketPage {
+        tickets: Vec::new(),
+        total: 0,
+        page,
+        per_page,
+    }
+}
+
 /// One page of a session's tickets in build order, filtered by `query`. A
-/// session with no plan yet has no tickets.
+/// session with no plan yet has no tickets. Reads the tickets' list rows,
+/// not the tickets (but for a text search the row's cut search text may
+/// miss, where the ticket itself is read).
 ///
 /// # Errors
 /// [`ReviewError::NoSession`]; store failures.
@@ -498,20 +586,94 @@ pub async fn list_tickets<T: Table>(
 ) -> Result<TicketPage> {
     let page = query.page.max(1);
     let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
-    let Some(loaded) = load_plan(repos, session, now).await? else {
-        return Ok(TicketPage {
-            tickets: Vec::new(),
-            total: 0,
-            page,
-            per_page,
-        });
+    let needle = needle_of(query);
+    let view = match load_rows(repos, session, now).await? {
+        RowsRead::NoPlan => return Ok(empty_page(page, per_page)),
+        // A NUL in the text would match across the row's separators.
+        RowsRead::Rows(view) if !needle.as_deref().is_some_and(|n| n.contains('\0')) => view,
+        _ => return list_tickets_full(repos, session, query, now).await,
     };
-    let needle = query
-        .text
-        .as_deref()
-        .map(|t| t.trim().to_lowercase())
-        .filter(|t| !t.is_empty());
-    let (needs, needed_by) = neighbours(&loaded.plan);
+    let (needs, needed_by) = neighbours(&view.order, &view.dependencies);
+    let ids = |list: Option<&Vec<&Dependency>>, far: fn(&Dependency) -> &String| {
+        list.map(|l| l.iter().map(|d| far(d).clone()).collect())
+            .unwrap_or_default()
+    };
+    let mut found: Vec<(usize, &TicketSummary)> = Vec::new();
+    for (i, id) in view.order.iter().enumerate() {
+        let Some(row) = view.rows.get(id) else {
+            continue;
+        };
+        if query.epic.as_ref().is_some_and(|e| *e != row.epic)
+            || query.area.is_some_and(|a| a != row.area)
+            || query.issue_type.is_some_and(|t| t != row.issue_type)
+        {
+            continue;
+        }
+        if let Some(needle) = needle.as_deref()
+            && !row.text.contains(needle)
+        {
+            if !row.text_cut {
+                continue;
+            }
+            // The row holds only the start of the text: ask the ticket.
+            let Some(ticket) = repos.ticket(session, id, now).await? else {
+                continue;
+            };
+            if !matches(&ticket.value, query, Some(needle)) {
+                continue;
+            }
+        }
+        found.push((i, row));
+    }
+    let total = found.len();
+    let tickets = found
+        .into_iter()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|(i, r)| TicketRow {
+            order: i + 1,
+            id: r.id.clone(),
+            title: r.title.clone(),
+            issue_type: r.issue_type,
+            epic: r.epic.clone(),
+            area: r.area,
+            priority: r.priority,
+            estimate: r.estimate,
+            labels: r.labels.clone(),
+            assignee: r.assignee.clone(),
+            sprint: r.sprint.clone(),
+            item_count: r.item_count,
+            version: r.version,
+            needs: ids(needs.get(r.id.as_str()), |d| &d.to),
+            needed_by: ids(needed_by.get(r.id.as_str()), |d| &d.from),
+        })
+        .collect();
+    Ok(TicketPage {
+        tickets,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// [`list_tickets`] from the whole plan, tickets and all: for sessions
+/// stored before tickets had list rows, and to check the rows against.
+///
+/// # Errors
+/// [`ReviewError::NoSession`]; store failures.
+pub async fn list_tickets_full<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &str,
+    query: &TicketQuery,
+    now: Timestamp,
+) -> Result<TicketPage> {
+    let page = query.page.max(1);
+    let per_page = query.per_page.clamp(1, MAX_PER_PAGE);
+    let Some(loaded) = load_plan(repos, session, now).await? else {
+        return Ok(empty_page(page, per_page));
+    };
+    let needle = needle_of(query);
+    let (needs, needed_by) = neighbours(&loaded.plan.order, &loaded.plan.dependencies);
     let ids = |list: Option<&Vec<&Dependency>>, far: fn(&Dependency) -> &String| {
         list.map(|l| l.iter().map(|d| far(d).clone()).collect())
             .unwrap_or_default()
@@ -554,11 +716,79 @@ pub async fn list_tickets<T: Table>(
     })
 }
 
-/// One ticket with its version, place in the build order, neighbours and attachments.
+/// Needs or needed-by of a ticket as references, titles from `title`.
+fn refs(
+    list: Option<&Vec<&Dependency>>,
+    far: fn(&Dependency) -> &String,
+    title: &dyn Fn(&str) -> String,
+) -> Vec<DependencyRef> {
+    list.map(|l| {
+        l.iter()
+            .map(|d| DependencyRef {
+                id: far(d).clone(),
+                title: title(far(d)),
+                because: d.because.clone(),
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// One ticket with its version, place in the build order, neighbours and
+/// attachments. Reads the one ticket and the list rows, not every ticket.
 ///
 /// # Errors
 /// [`ReviewError::NoSession`], [`ReviewError::NoTicket`]; store failures.
 pub async fn ticket_detail<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &str,
+    id: &str,
+    now: Timestamp,
+) -> Result<TicketDetail> {
+    let no_ticket = || ReviewError::NoTicket { id: id.to_owned() };
+    let view = match load_rows(repos, session, now).await? {
+        RowsRead::NoPlan => return Err(no_ticket()),
+        RowsRead::Missing => return ticket_detail_full(repos, session, id, now).await,
+        RowsRead::Rows(view) => view,
+    };
+    let order = view
+        .order
+        .iter()
+        .position(|t| t == id)
+        .ok_or_else(no_ticket)?;
+    let ticket = repos.ticket(session, id, now).await?.ok_or_else(|| {
+        corrupt(
+            format!("{} {}", keys::session(session), keys::PLAN),
+            format!("the plan names ticket {id}, not stored"),
+        )
+    })?;
+    let (needs, needed_by) = neighbours(&view.order, &view.dependencies);
+    let title = |id: &str| {
+        view.rows
+            .get(id)
+            .map(|r| r.title.clone())
+            .unwrap_or_default()
+    };
+    Ok(TicketDetail {
+        version: ticket.version,
+        order: order + 1,
+        needs: refs(needs.get(id), |d| &d.to, &title),
+        needed_by: refs(needed_by.get(id), |d| &d.from, &title),
+        attachments: attachments::load(repos, session, id, now)
+            .await?
+            .into_iter()
+            .map(|a| a.value)
+            .collect(),
+        ticket: ticket.value,
+    })
+}
+
+/// [`ticket_detail`] from the whole plan: for sessions stored before
+/// tickets had list rows, and to check the rows against.
+///
+/// # Errors
+/// [`ReviewError::NoSession`], [`ReviewError::NoTicket`]; store failures.
+pub async fn ticket_detail_full<T: Table>(
     repos: &Repos<'_, T>,
     session: &str,
     id: &str,
@@ -570,7 +800,7 @@ pub async fn ticket_detail<T: Table>(
         .ok_or_else(no_ticket)?;
     let order = loaded.position(id).ok_or_else(no_ticket)?;
     let ticket = loaded.plan.tickets[order].clone();
-    let (needs, needed_by) = neighbours(&loaded.plan);
+    let (needs, needed_by) = neighbours(&loaded.plan.order, &loaded.plan.dependencies);
     let title = |id: &str| {
         loaded
             .plan
@@ -578,23 +808,11 @@ pub async fn ticket_detail<T: Table>(
             .map(|t| t.title.clone())
             .unwrap_or_default()
     };
-    let refs = |list: Option<&Vec<&Dependency>>, far: fn(&Dependency) -> &String| {
-        list.map(|l| {
-            l.iter()
-                .map(|d| DependencyRef {
-                    id: far(d).clone(),
-                    title: title(far(d)),
-                    because: d.because.clone(),
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-    };
     Ok(TicketDetail {
         version: loaded.tickets.get(id).copied().unwrap_or_default(),
         order: order + 1,
-        needs: refs(needs.get(id), |d| &d.to),
-        needed_by: refs(needed_by.get(id), |d| &d.from),
+        needs: refs(needs.get(id), |d| &d.to, &title),
+        needed_by: refs(needed_by.get(id), |d| &d.from, &title),
         attachments: attachments::load(repos, session, id, now)
             .await?
             .into_iter()
@@ -740,7 +958,10 @@ async fn commit<T: Table>(
     now: Timestamp,
 ) -> Result<Committed<PlanChange>> {
     let session = &loaded.session.value;
-    let mut first: Vec<TransactOp> = Vec::new();
+    let pk = keys::session(&session.id);
+    let expires = Some(session.expires_at);
+    // Units of writes that land together: a ticket with its list row.
+    let mut first: Vec<Vec<TransactOp>> = Vec::new();
     let mut rest: Vec<TransactOp> = Vec::new();
     let stored = StoredPlan {
         granularity: plan.granularity,
@@ -748,15 +969,15 @@ async fn commit<T: Table>(
         epics: plan.epics.iter().map(|e| e.id.clone()).collect(),
         planned_at: now,
     };
-    first.push(put(
+    first.push(vec![put(
         session,
         keys::PLAN.to_owned(),
         &stored,
         loaded.plan_version + 1,
         Condition::VersionIs(loaded.plan_version),
-    )?);
-    first.push(session_write(&loaded.session, plan, now)?);
-    first.push(audit_op);
+    )?]);
+    first.push(vec![session_write(&loaded.session, plan, now)?]);
+    first.push(vec![audit_op]);
 
     let mut change = PlanChange {
         order: plan.order.clone(),
@@ -775,20 +996,26 @@ async fn commit<T: Table>(
         match (before.get(t.id.as_str()), loaded.tickets.get(&t.id)) {
             (Some(old), _) if *old == t => {}
             (Some(_), Some(&v)) => {
-                first.push(put(
-                    session,
-                    keys::ticket(&t.id),
-                    t,
-                    v + 1,
-                    Condition::VersionIs(v),
-                )?);
+                first.push(vec![
+                    put(
+                        session,
+                        keys::ticket(&t.id),
+                        t,
+                        v + 1,
+                        Condition::VersionIs(v),
+                    )?,
+                    row_put(&pk, t, v + 1, expires)?,
+                ]);
                 change.tickets.push(TicketVersion {
                     id: t.id.clone(),
                     version: v + 1,
                 });
             }
             _ => {
-                first.push(put(session, keys::ticket(&t.id), t, 1, Condition::Absent)?);
+                first.push(vec![
+                    put(session, keys::ticket(&t.id), t, 1, Condition::Absent)?,
+                    row_put(&pk, t, 1, expires)?,
+                ]);
                 change.tickets.push(TicketVersion {
                     id: t.id.clone(),
                     version: 1,
@@ -799,7 +1026,10 @@ async fn commit<T: Table>(
     for t in &loaded.plan.tickets {
         if plan.ticket(&t.id).is_none() {
             let v = loaded.tickets.get(&t.id).copied().unwrap_or_default();
-            first.push(delete(session, keys::ticket(&t.id), v));
+            first.push(vec![
+                delete(session, keys::ticket(&t.id), v),
+                row_delete(&pk, &t.id),
+            ]);
             change.deleted.push(t.id.clone());
         }
     }
@@ -880,16 +1110,22 @@ async fn commit<T: Table>(
     // One transaction when it fits; otherwise the first holds every
     // condition that guards the edit (the plan item above all), and the
     // rest, owned by this edit once the first landed, follow unconditionally.
-    first.extend(rest);
-    let mut ops = first.into_iter();
-    let head: Vec<TransactOp> = ops.by_ref().take(MAX_TRANSACTION_OPS).collect();
+    // A ticket and its row are never split.
+    first.extend(rest.into_iter().map(|op| vec![op]));
+    let mut units = first.into_iter().peekable();
+    let mut head: Vec<TransactOp> = Vec::new();
+    while let Some(unit) = units.next_if(|u| head.len() + u.len() <= MAX_TRANSACTION_OPS) {
+        head.extend(unit);
+    }
     match repos.table().transact(head, now).await {
         Ok(()) => {}
         Err(StoreError::Conflict { .. }) => return Ok(Committed::Lost),
         Err(e) => return Err(RepoError::from(e).into()),
     }
-    let tail: Vec<TransactOp> = ops.map(unconditional).collect();
-    repos.transact_in_batches(tail, now).await?;
+    let tail: Vec<Vec<TransactOp>> = units
+        .map(|u| u.into_iter().map(unconditional).collect())
+        .collect();
+    repos.transact_units(tail, now).await?;
     Ok(Committed::Done(change))
 }
 
@@ -1049,6 +1285,12 @@ pub async fn edit_ticket<T: Table>(
                 &edited,
                 expected_version + 1,
                 Condition::VersionIs(expected_version),
+            )?,
+            row_put(
+                &keys::session(session),
+                &edited,
+                expected_version + 1,
+                Some(s.expires_at),
             )?,
             meta,
             audit(

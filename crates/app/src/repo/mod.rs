@@ -30,7 +30,8 @@ pub use login::{
 };
 pub use session::{JiraTarget, Session, SessionSummary};
 pub use task::{Progress, Task, TaskError, TaskKind, TaskStatus};
-pub use ticket::StoredPlan;
+pub use ticket::{SEARCH_TEXT_LIMIT, StoredPlan, TicketSummary};
+pub(crate) use ticket::{row_delete, row_put};
 pub use token::{JiraCredentials, KEY_LEN, TOKEN_TTL_SECONDS, TokenCipher, TokenError};
 
 use serde::Serialize;
@@ -169,6 +170,26 @@ impl<'a, T: Table> Repos<'a, T> {
         let mut ops = ops.into_iter().peekable();
         while ops.peek().is_some() {
             let batch: Vec<_> = ops.by_ref().take(MAX_TRANSACTION_OPS).collect();
+            self.table.transact(batch, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies `units` in transactions of at most [`MAX_TRANSACTION_OPS`],
+    /// never splitting a unit (a ticket and its row); batches land in order.
+    pub(crate) async fn transact_units(
+        &self,
+        units: Vec<Vec<TransactOp>>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut batch: Vec<TransactOp> = Vec::new();
+        for unit in units {
+            if !batch.is_empty() && batch.len() + unit.len() > MAX_TRANSACTION_OPS {
+                self.table.transact(std::mem::take(&mut batch), now).await?;
+            }
+            batch.extend(unit);
+        }
+        if !batch.is_empty() {
             self.table.transact(batch, now).await?;
         }
         Ok(())

@@ -16,13 +16,13 @@ use dtg_core::session::{Position, Stage, Status};
 use super::{
     AttachmentStatus, MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS_PER_TICKET, ReviewError, TicketQuery,
     add_dependency, attachments, confirm_attachment, delete_attachment, delete_ticket, edit_ticket,
-    list_tickets, merge_tickets, plan_jira_csv, plan_markdown, remove_dependency,
-    request_attachment_upload, ticket_detail,
+    list_tickets, list_tickets_full, merge_tickets, plan_jira_csv, plan_markdown,
+    remove_dependency, request_attachment_upload, ticket_detail, ticket_detail_full,
 };
 use crate::repo::{Repos, SessionSummary};
 use crate::store::contract::unique;
-use crate::store::{Blobs, Table};
-use crate::workflow::Run;
+use crate::store::{Blobs, Condition, Table, TransactOp, keys, query_all};
+use crate::workflow::{Run, save_wording};
 
 const NOW: i64 = 1_800_000_000;
 const TTL: i64 = 3_600;
@@ -64,6 +64,7 @@ pub async fn run_review_checks_one_at_a_time<T: Table, B: Blobs>(t: &T, blobs: &
     deleting_keeps_the_order_through_the_ticket(t, blobs, plan).await;
     attachments_are_checked_listed_and_deleted(t, blobs, plan).await;
     tickets_page_and_filter_in_build_order(t, plan).await;
+    list_rows_agree_with_the_tickets_after_every_edit(t, blobs, plan).await;
     downloads_render_the_stored_plan(t, plan).await;
 }
 
@@ -1182,4 +1183,218 @@ pub async fn racing_plan_edits_never_land_on_a_stale_plan<T: Table>(t: Arc<T>, p
         stored.dependencies.len(),
         plan.dependencies.len() + landed.len()
     );
+}
+
+/// Every page of `query` read from the list rows equals the page built from
+/// the whole plan, and so does the detail of every `probe`d ticket.
+async fn rows_agree(t: &impl Table, session: &str, what: &str, probes: &[&str]) {
+    let repos = Repos::new(t, TTL);
+    let stored = ok("read plan", repos.plan(session, NOW + 20).await)
+        .unwrap_or_else(|| panic!("session {session} lost its plan"));
+    let mut queries = vec![TicketQuery {
+        per_page: super::MAX_PER_PAGE,
+        ..TicketQuery::default()
+    }];
+    if let Some(e) = stored.epics.first() {
+        queries.push(TicketQuery {
+            epic: Some(e.id.clone()),
+            ..TicketQuery::default()
+        });
+    }
+    queries.push(TicketQuery {
+        issue_type: Some(IssueType::Task),
+        ..TicketQuery::default()
+    });
+    if let Some(t) = stored.tickets.last() {
+        // The description's last word: past the row's cut when it is long.
+        let text = super::edit::description_text(t);
+        let word = text.split_whitespace().last().unwrap_or("a").to_uppercase();
+        queries.push(TicketQuery {
+            text: Some(word),
+            ..TicketQuery::default()
+        });
+        queries.push(TicketQuery {
+            text: Some(t.title.clone()),
+            ..TicketQuery::default()
+        });
+    }
+    for base in queries {
+        let mut page = 1;
+        loop {
+            let query = TicketQuery {
+                page,
+                ..base.clone()
+            };
+            let rows = ok(what, list_tickets(&repos, session, &query, NOW + 20).await);
+            let full = ok(
+                what,
+                list_tickets_full(&repos, session, &query, NOW + 20).await,
+            );
+            assert_eq!(rows, full, "{what}: page {page} of {query:?}");
+            if page * rows.per_page >= rows.total {
+                break;
+            }
+            page += 1;
+        }
+    }
+    for id in probes {
+        if stored.ticket(id).is_none() {
+            continue;
+        }
+        let rows = ok(what, ticket_detail(&repos, session, id, NOW + 20).await);
+        let full = ok(
+            what,
+            ticket_detail_full(&repos, session, id, NOW + 20).await,
+        );
+        assert_eq!(rows, full, "{what}: detail of {id}");
+    }
+}
+
+/// GIVEN a session in review WHEN a ticket's fields are edited, it moves to
+/// another epic, a dependency is added and removed, a ticket is deleted,
+/// two are merged, worded tickets are saved THEN after each the list read
+/// from the rows is the list read from the tickets; and a session stored
+/// before tickets had rows still lists from the tickets.
+pub async fn list_rows_agree_with_the_tickets_after_every_edit<B: Blobs>(
+    t: &impl Table,
+    blobs: &B,
+    plan: &Plan,
+) {
+    let repos = Repos::new(t, TTL);
+    let s = in_review(t, plan).await;
+    let n = plan.order.len();
+    let probes: Vec<&str> = [0, n / 3, n / 2, n - 1]
+        .iter()
+        .map(|&i| plan.order[i].as_str())
+        .collect();
+    rows_agree(t, &s, "saved", &probes).await;
+
+    let first = &plan.order[n / 3];
+    let edit = TicketEdit {
+        title: Some("Renamed ticket with Zebra".to_owned()),
+        labels: Some(vec!["relabelled".to_owned()]),
+        estimate: Some(13),
+        ..TicketEdit::default()
+    };
+    let limits = EditLimits::default();
+    ok(
+        "field edit",
+        edit_ticket(&repos, &s, first, 1, &edit, &limits, run(&unique("r"))).await,
+    );
+    rows_agree(t, &s, "field edit", &probes).await;
+
+    let moved = &plan.order[n / 2];
+    let ticket = plan.ticket(moved).unwrap_or_else(|| panic!("{moved}"));
+    let target = plan
+        .epics
+        .iter()
+        .find(|e| e.id != ticket.epic)
+        .unwrap_or_else(|| panic!("a plan with two epics"));
+    let edit = TicketEdit {
+        epic: Some(target.id.clone()),
+        ..TicketEdit::default()
+    };
+    ok(
+        "move",
+        edit_ticket(&repos, &s, moved, 1, &edit, &limits, run(&unique("r"))).await,
+    );
+    rows_agree(t, &s, "move", &probes).await;
+
+    let (a, b) = free_pairs(plan, 1).remove(0);
+    ok(
+        "add",
+        add_dependency(&repos, &s, &a, &b, run(&unique("r"))).await,
+    );
+    let mut with_pair = probes.clone();
+    with_pair.extend([a.as_str(), b.as_str()]);
+    rows_agree(t, &s, "dependency added", &with_pair).await;
+    ok(
+        "remove",
+        remove_dependency(&repos, &s, &a, &b, run(&unique("r"))).await,
+    );
+    rows_agree(t, &s, "dependency removed", &with_pair).await;
+
+    let gone = &plan.order[n - 2];
+    ok(
+        "delete",
+        delete_ticket(&repos, blobs, &s, gone, run(&unique("r"))).await,
+    );
+    rows_agree(t, &s, "deleted", &probes).await;
+
+    let stored = whole(t, &s).await;
+    let (keep, absorb) = (&stored.order[1], &stored.order[2]);
+    ok(
+        "merge",
+        merge_tickets(&repos, &s, keep, absorb, run(&unique("r"))).await,
+    );
+    let mut merged = probes.clone();
+    merged.extend([keep.as_str(), absorb.as_str()]);
+    rows_agree(t, &s, "merged", &merged).await;
+
+    // Worded tickets: new titles and descriptions, one ticket fewer.
+    let mut worded = whole(t, &s).await;
+    for t in &mut worded.tickets {
+        t.title = format!("Worded {}", t.title);
+        t.description_html = format!("<p>{} Worded at last Quokka</p>", t.description_html);
+    }
+    let dropped = worded.order.remove(3);
+    let dropped_ticket = worded.ticket(&dropped).cloned();
+    worded.tickets.retain(|t| t.id != dropped);
+    worded
+        .dependencies
+        .retain(|d| d.from != dropped && d.to != dropped);
+    for e in &mut worded.epics {
+        e.tickets.retain(|id| *id != dropped);
+    }
+    ok(
+        "wording",
+        save_wording(
+            &repos,
+            &s,
+            &worded,
+            serde_json::json!({}),
+            "test",
+            "model",
+            run(&unique("r")),
+        )
+        .await,
+    );
+    assert!(dropped_ticket.is_some());
+    rows_agree(t, &s, "worded", &probes).await;
+    let quokka = TicketQuery {
+        text: Some("quokka".to_owned()),
+        per_page: super::MAX_PER_PAGE,
+        ..TicketQuery::default()
+    };
+    let found = ok("quokka", list_tickets(&repos, &s, &quokka, NOW + 20).await);
+    assert_eq!(
+        found.total,
+        worded.tickets.len(),
+        "the worded text is searched"
+    );
+
+    // A session stored before rows existed: no rows at all.
+    let pk = keys::session(&s);
+    let rows = ok(
+        "rows",
+        query_all(t, &pk, keys::prefix::TICKET_ROWS, NOW + 20).await,
+    );
+    assert_eq!(
+        rows.len(),
+        worded.tickets.len(),
+        "one row a ticket, no more"
+    );
+    let deletes: Vec<TransactOp> = rows
+        .into_iter()
+        .map(|r| TransactOp::Delete {
+            pk: r.pk,
+            sk: r.sk,
+            condition: Condition::None,
+        })
+        .collect();
+    ok(
+        "forget rows",
+        repos.transact_in_batches(deletes, NOW + 20).await,
+    );
+    rows_agree(t, &s, "no rows", &probes).await;
 }

@@ -37,6 +37,12 @@ pub fn ticket(id: &str) -> String {
     format!("TICKET#{id}")
 }
 
+/// `TROW#<id>`: what a ticket list needs of a ticket, written with it.
+#[must_use]
+pub fn ticket_row(id: &str) -> String {
+    format!("TROW#{id}")
+}
+
 /// `DEP#<from>#<to>`: `from` needs `to`.
 #[must_use]
 pub fn dependency(from: &str, to: &str) -> String {
@@ -119,6 +125,8 @@ pub mod prefix {
     pub const UPLOADS: &str = "UPLOAD#";
     /// Every ticket.
     pub const TICKETS: &str = "TICKET#";
+    /// Every ticket's list row.
+    pub const TICKET_ROWS: &str = "TROW#";
     /// Every dependency.
     pub const DEPENDENCIES: &str = "DEP#";
     /// Every task.
@@ -147,6 +155,8 @@ mod tests {
     fn keys_sort_and_prefix_as_queries_need() {
         assert!(ticket("a").starts_with(prefix::TICKETS));
         assert!(dependency("a", "b").starts_with(prefix::DEPENDENCIES));
+        assert!(ticket_row("a").starts_with(prefix::TICKET_ROWS));
+        assert!(!ticket_row("a").starts_with(prefix::TICKETS));
         assert!(audit(9, "x") < audit(10, "a"), "audit entries sort by time");
         assert_eq!(session("s1"), "SESSION#s1");
         assert_eq!(dependency("t1", "t2"), "DEP#t1#t2");
