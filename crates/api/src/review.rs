@@ -230,7 +230,7 @@ pub async fn edit<B: Backend>(
     let expected = if_match(&headers)?;
     let run_id = new_id();
     let repos = api.repos();
-    review::edit_ticket(
+    let saved = review::edit_ticket(
         &repos,
         &id,
         &ticket,
@@ -241,9 +241,13 @@ pub async fn edit<B: Backend>(
     )
     .await
     .map_err(review_error)?;
-    let detail = review::ticket_detail(&repos, &id, &ticket, api.backend.now())
+    let mut detail = review::ticket_detail(&repos, &id, &ticket, api.backend.now())
         .await
         .map_err(review_error)?;
+    // The answer is this edit's version, even when another edit landed
+    // between the write and the read of the neighbours.
+    detail.ticket = saved.value;
+    detail.version = saved.version;
     Ok(with_etag(&detail, StatusCode::OK))
 }
 
