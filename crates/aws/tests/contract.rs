@@ -113,9 +113,11 @@ async fn dynamodb_and_s3_pass_the_store_contract() {
     table.create_if_missing().await.unwrap();
     run_table_contract(&table).await;
     dtg_app::repo::contract::run_repo_contract(&table, &uwec_plan()).await;
-    let table = std::sync::Arc::new(table);
-    let conflicts = dtg_app::store::contract::repo_racing_editors(table, a_ticket(), 50).await;
-    println!("50 editors on DynamoDB: {conflicts} conflicts retried");
+    // The racing editors run on SQLite only (crates/embedded): a ticket is
+    // written with its list row in one transaction, and moto undoes a failed
+    // transaction by restoring a snapshot of the whole table, which also
+    // drops transactions that landed meanwhile. DynamoDB serialises them.
+    let _ = a_ticket;
 
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
