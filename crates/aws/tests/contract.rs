@@ -58,21 +58,6 @@ fn start_moto() -> Moto {
     }
 }
 
-fn a_ticket() -> dtg_core::plan::Ticket {
-    use dtg_core::csv::{Limits, SourceFile, validate};
-    let report = validate(
-        &[SourceFile::new(
-            "content_types.csv",
-            "machine_name,label\nnews,News\n",
-        )],
-        &Limits::default(),
-    );
-    dtg_core::plan::plan(&report.items, &dtg_core::plan::PlanSettings::default())
-        .unwrap()
-        .tickets
-        .remove(0)
-}
-
 /// The plan of `sample_data/uwec_complete`: a real site, well over one transaction of tickets.
 fn uwec_plan() -> dtg_core::plan::Plan {
     use dtg_core::csv::{Limits, SourceFile, validate};
@@ -117,7 +102,6 @@ async fn dynamodb_and_s3_pass_the_store_contract() {
     // written with its list row in one transaction, and moto undoes a failed
     // transaction by restoring a snapshot of the whole table, which also
     // drops transactions that landed meanwhile. DynamoDB serialises them.
-    let _ = a_ticket;
 
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
