@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build test deps lint fmt bench run clean
+.PHONY: all build test deps lint fmt bench run clean infra-check
 
 all: build
 
@@ -17,8 +17,13 @@ MOTO := .tools/moto/bin/moto_server
 SCHEMATHESIS_VERSION := 4.32.5
 SCHEMATHESIS_VENV := .tools/schemathesis-$(SCHEMATHESIS_VERSION)
 SCHEMATHESIS := $(SCHEMATHESIS_VENV)/bin/schemathesis
+SAM_VERSION := 1.170.0
+CFN_LINT_VERSION := 1.58.0
+SAM_VENV := .tools/sam-$(SAM_VERSION)
+SAM := $(SAM_VENV)/bin/sam
+ASL_VALIDATOR := tests/infra/node_modules/.package-lock.json
 
-deps: tests/adf/node_modules/.package-lock.json $(MOTO) $(SCHEMATHESIS)
+deps: tests/adf/node_modules/.package-lock.json $(MOTO) $(SCHEMATHESIS) $(SAM) $(ASL_VALIDATOR)
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
 tests/adf/node_modules/.package-lock.json: tests/adf/package.json tests/adf/package-lock.json
@@ -40,6 +45,19 @@ $(SCHEMATHESIS):
 	python3 -m venv $(SCHEMATHESIS_VENV)
 	$(SCHEMATHESIS_VENV)/bin/pip install --quiet 'schemathesis==$(SCHEMATHESIS_VERSION)'
 
+## The AWS SAM CLI (it brings cfn-lint) for the deployment checks, in its own
+## venv since it pins boto3; the version is in the venv's name. cfn-lint is pinned
+## too (SAM accepts a range).
+$(SAM):
+	@command -v python3 >/dev/null || { echo "python3 is required to install the AWS SAM CLI" >&2; exit 1; }
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==$(SAM_VERSION)' 'cfn-lint==$(CFN_LINT_VERSION)'
+
+## asl-validator checks the state machines (statemachine/*.asl.json).
+$(ASL_VALIDATOR): tests/infra/package.json tests/infra/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required for the state machine checks" >&2; exit 1; }
+	cd tests/infra && npm ci --no-audit --no-fund
+
 ## Runs every test of the workspace, then the API contract test: schemathesis
 ## against `dtg serve` (the debug build `cargo test` already compiled).
 test: deps
@@ -47,6 +65,12 @@ test: deps
 	$(CARGO) test --workspace --doc --locked
 	$(CARGO) build -p dtg-cli --locked
 	CARGO="$(CARGO)" SCHEMATHESIS=$(abspath $(SCHEMATHESIS)) tests/api-contract/run.sh
+	$(MAKE) infra-check
+
+## The deployment, checked offline: cfn-lint and sam validate on infra/template.yaml,
+## asl-validator on the state machines, substitutions, function crates and cycles.
+infra-check: $(SAM) $(ASL_VALIDATOR)
+	SAM_VENV=$(SAM_VENV) tests/infra/check.sh
 
 ## Formatting and clippy, as CI checks them.
 lint:
