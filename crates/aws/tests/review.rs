@@ -7,57 +7,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use aws_config::BehaviorVersion;
-use aws_sdk_dynamodb::config::{Credentials, Region};
 use dtg_aws::{DynamoTable, S3Blobs};
 use dtg_core::csv::{Limits, SourceFile, validate};
 use dtg_core::plan::{Plan, PlanSettings, plan};
-
-/// A moto server child process, killed on drop.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let program = std::env::var("DTG_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&program)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {program} ({e}): run `make test`, which installs moto (pip install 'moto[server]')")
-        });
-    let started = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    }
-}
+use dtg_moto::Moto;
 
 /// The plan of `sample_data/uwec_complete`: a real site, well over one transaction of tickets.
 fn uwec_plan() -> Plan {
@@ -82,13 +35,8 @@ fn uwec_plan() -> Plan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_review_stage_keeps_its_contract_on_dynamodb_and_s3() {
-    let moto = start_moto();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await;
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
     let table = DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), "dtg-review");
     table.create_if_missing().await.unwrap();
     let s3 = aws_sdk_s3::Client::from_conf(

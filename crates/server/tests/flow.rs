@@ -93,11 +93,11 @@ async fn the_whole_flow_on_sqlite_and_a_folder() {
 // THEN it ends the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_flow_on_dynamodb_and_s3() {
-    let moto = common::start_moto();
+    let moto = dtg_moto::Moto::start();
     let app = spawn(Options {
         accounts: true,
         llm: true,
-        aws: Some(moto.endpoint.clone()),
+        aws: Some(moto.sdk_config().await),
     })
     .await;
     walk(&app).await;

@@ -41,8 +41,8 @@ pub struct TestApp {
 /// How to spawn.
 #[derive(Default)]
 pub struct Options {
-    /// DynamoDB and S3 at this endpoint (moto) instead of SQLite and a folder.
-    pub aws: Option<String>,
+    /// DynamoDB and S3 where this configuration points (moto) instead of SQLite and a folder.
+    pub aws: Option<aws_config::SdkConfig>,
     /// Accounts (API-token form and OAuth) instead of the local user.
     pub accounts: bool,
     /// Offer OpenAI's gpt-4o-mini through the LLM emulator.
@@ -119,8 +119,8 @@ pub async fn spawn(options: Options) -> TestApp {
                 task: running.task,
             }
         }
-        Some(endpoint) => {
-            let (table, blobs) = aws_adapters(endpoint).await;
+        Some(sdk) => {
+            let (table, blobs) = aws_adapters(sdk).await;
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let running = serve_with(
                 listener,
@@ -336,21 +336,13 @@ pub fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
     answer.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// A DynamoDB table and an S3 bucket of their own, at `endpoint`.
-async fn aws_adapters(endpoint: &str) -> (dtg_aws::DynamoTable, dtg_aws::S3Blobs) {
-    use aws_config::BehaviorVersion;
-    use aws_sdk_dynamodb::config::{Credentials, Region};
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-        .load()
-        .await;
+/// A DynamoDB table and an S3 bucket of their own, where `config` points.
+async fn aws_adapters(config: &aws_config::SdkConfig) -> (dtg_aws::DynamoTable, dtg_aws::S3Blobs) {
     let name = format!("dtg-{}", uuid::Uuid::now_v7().simple());
-    let table = dtg_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&config), &name);
+    let table = dtg_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(config), &name);
     table.create_if_missing().await.unwrap();
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
+        aws_sdk_s3::config::Builder::from(config)
             .force_path_style(true)
             .build(),
     );
@@ -359,45 +351,3 @@ async fn aws_adapters(endpoint: &str) -> (dtg_aws::DynamoTable, dtg_aws::S3Blobs
     (table, blobs)
 }
 
-/// A moto server child process, killed on drop.
-pub struct Moto {
-    child: std::process::Child,
-    pub endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts moto's server (`DTG_MOTO_SERVER`, installed by `make test`) on a free port.
-pub fn start_moto() -> Moto {
-    let program = std::env::var("DTG_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(&program)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!("cannot start {program} ({e}): run `make test`, which installs moto")
-        });
-    let started = std::time::Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "moto did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    }
-}
