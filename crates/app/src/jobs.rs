@@ -82,3 +82,50 @@ pub trait Jobs: Send + Sync + 'static {
     /// for a job the runner does not offer.
     fn start(&self, job: Job) -> impl Future<Output = Result<(), JobError>> + Send;
 }
+
+/// The input of a processing execution (the processing machine's first
+/// state reads it; its name is `task_id`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessingRun {
+    /// Session id.
+    pub session_id: String,
+    /// The processing run (the execution's name).
+    pub task_id: String,
+    /// Who asked.
+    pub actor: String,
+    /// Ticket granularity.
+    pub granularity: Granularity,
+    /// The model that words the tickets; `None` keeps the planner's text.
+    #[serde(default)]
+    pub wording: Option<WordingChoice>,
+}
+
+/// The input of an export execution; its name is `run_id` (then
+/// `run_id-1`, `run_id-2`... for continuations), so starting the same run
+/// twice starts one execution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportRun {
+    /// Session id.
+    pub session_id: String,
+    /// Whose Jira credentials are used.
+    pub actor: String,
+    /// The run that started (or resumed) the export: its lease holder.
+    pub run_id: String,
+    /// The export task's id, when known.
+    #[serde(default)]
+    pub task_id: String,
+    /// Which execution of the run (0 for the first).
+    #[serde(default)]
+    pub generation: u32,
+}
+
+/// A message on the upload queue: validate a session's files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidateRun {
+    /// Session id.
+    pub session_id: String,
+    /// Who asked.
+    pub actor: String,
+    /// The run's id.
+    pub run_id: String,
+}

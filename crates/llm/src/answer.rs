@@ -215,7 +215,7 @@ struct WireSuggestion {
 }
 
 /// An answer that passed every check.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckedAnswer {
     /// Prose per asked ticket id.
     pub prose: BTreeMap<String, TicketProse>,

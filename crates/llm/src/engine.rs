@@ -193,7 +193,7 @@ pub enum Progress {
 }
 
 /// One chunk: its tickets (indexes into the plan) and prompt type.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chunk {
     /// Indexes of its tickets in `plan.tickets`.
     pub tickets: Vec<usize>,
@@ -257,24 +257,120 @@ pub fn chunks(plan: &Plan, context: &SiteContext<'_>, settings: &GenerationSetti
     out
 }
 
-/// What one chunk's task hands back.
-struct ChunkResult {
-    index: usize,
-    answer: Option<CheckedAnswer>,
-    report_answers: u32,
-    http_retries: u32,
-    usage: Usage,
-    outcome: ChunkOutcome,
-    findings: Vec<GenerationFinding>,
-    elapsed: Duration,
+/// What one chunk's call came to: stored between the calls of a
+/// generation that runs as separate tasks, then [`assemble`]d.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkResult {
+    /// The chunk's index.
+    pub index: usize,
+    /// The checked answer; `None` keeps the planner's text.
+    pub answer: Option<CheckedAnswer>,
+    /// Answers asked for.
+    pub report_answers: u32,
+    /// HTTP attempts retried.
+    pub http_retries: u32,
+    /// Tokens used.
+    pub usage: Usage,
+    /// How it ended.
+    pub outcome: ChunkOutcome,
+    /// What a reviewer should know.
+    pub findings: Vec<GenerationFinding>,
+    /// Wall time, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// A generation ready to run: its chunks and the call each one makes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prepared {
+    /// The chunks, in plan order.
+    pub chunks: Vec<Chunk>,
+    /// One request per chunk, same order.
+    pub requests: Vec<ChunkRequest>,
+}
+
+/// Groups the plan's tickets into chunks and writes each chunk's request.
+#[must_use]
+pub fn prepare(plan: &Plan, items: &[ConfigItem], settings: &GenerationSettings) -> Prepared {
+    let context = SiteContext::new(plan, items);
+    let chunks = chunks(plan, &context, settings);
+    let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
+    let requests = chunks
+        .iter()
+        .enumerate()
+        .map(|(index, chunk)| {
+            let tickets: Vec<&Ticket> = chunk.tickets.iter().map(|&i| &plan.tickets[i]).collect();
+            let ticket_ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
+            ChunkRequest {
+                chunk: index,
+                answer_schema: Arc::new(chunk_schema(&ticket_ids, &plan_ids)),
+                ticket_ids,
+                system: SYSTEM.to_owned(),
+                user: context.user_prompt(chunk.csv_type, &tickets),
+                max_output_tokens: settings
+                    .output_tokens_per_ticket
+                    .saturating_mul(u32::try_from(tickets.len()).unwrap_or(u32::MAX))
+                    .saturating_add(200),
+                planner_prose: tickets
+                    .iter()
+                    .map(|t| (t.id.clone(), planner_prose(t)))
+                    .collect(),
+            }
+        })
+        .collect();
+    Prepared { chunks, requests }
+}
+
+/// A chunk that keeps the planner's text because its call failed: `reason`
+/// becomes its finding.
+#[must_use]
+pub fn kept_chunk(index: usize, reason: &str) -> ChunkResult {
+    ChunkResult {
+        index,
+        answer: None,
+        report_answers: 1,
+        http_retries: 0,
+        usage: Usage::default(),
+        outcome: ChunkOutcome::Fallback,
+        findings: vec![GenerationFinding {
+            code: FindingCode::ProviderFailed,
+            chunk: index,
+            ticket: None,
+            message: format!("{reason}; the planner's text is kept for this chunk's tickets"),
+        }],
+        elapsed_ms: 0,
+    }
+}
+
+/// A chunk of the deterministic writer: nothing asked, the planner's text kept.
+#[must_use]
+pub fn deterministic_chunk(index: usize) -> ChunkResult {
+    ChunkResult {
+        index,
+        answer: None,
+        report_answers: 0,
+        http_retries: 0,
+        usage: Usage::default(),
+        outcome: ChunkOutcome::Deterministic,
+        findings: Vec::new(),
+        elapsed_ms: 0,
+    }
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Asks for one chunk, retrying once with the reason when the answer is refused.
-async fn run_chunk(llm: Arc<dyn Llm>, request: ChunkRequest) -> Result<ChunkResult, LlmError> {
+/// Asks for one chunk, asking once more with the reason when the answer is
+/// refused; two refused answers keep the planner's text, with a finding.
+///
+/// # Errors
+/// The provider's failure to answer at all ([`LlmError::is_fatal`] for a
+/// refused key or an unknown model; otherwise the caller may try again or
+/// keep the planner's text with [`kept_chunk`]).
+pub async fn write_chunk(
+    llm: Arc<dyn Llm>,
+    request: ChunkRequest,
+) -> Result<ChunkResult, LlmError> {
     let started = Instant::now();
     let index = request.chunk;
     let mut usage = Usage::default();
@@ -301,7 +397,7 @@ async fn run_chunk(llm: Arc<dyn Llm>, request: ChunkRequest) -> Result<ChunkResu
                             usage,
                             outcome,
                             findings,
-                            elapsed: started.elapsed(),
+                            elapsed_ms: millis(started.elapsed()),
                         });
                     }
                     Err(e) => e.0,
@@ -309,24 +405,7 @@ async fn run_chunk(llm: Arc<dyn Llm>, request: ChunkRequest) -> Result<ChunkResu
             }
             Err(e) if e.is_fatal() => return Err(e),
             Err(e) if e.is_bad_answer() => e.to_string(),
-            Err(e) => {
-                findings.push(GenerationFinding {
-                    code: FindingCode::ProviderFailed,
-                    chunk: index,
-                    ticket: None,
-                    message: format!("{e}; the planner's text is kept for this chunk's tickets"),
-                });
-                return Ok(ChunkResult {
-                    index,
-                    answer: None,
-                    report_answers: answer_no,
-                    http_retries,
-                    usage,
-                    outcome: ChunkOutcome::Fallback,
-                    findings,
-                    elapsed: started.elapsed(),
-                });
-            }
+            Err(e) => return Err(e),
         };
         if answer_no == 1 {
             findings.push(GenerationFinding {
@@ -358,7 +437,7 @@ async fn run_chunk(llm: Arc<dyn Llm>, request: ChunkRequest) -> Result<ChunkResu
         usage,
         outcome: ChunkOutcome::Fallback,
         findings,
-        elapsed: started.elapsed(),
+        elapsed_ms: millis(started.elapsed()),
     })
 }
 
@@ -379,8 +458,7 @@ pub async fn generate(
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<Generation, LlmError> {
     let started = Instant::now();
-    let context = SiteContext::new(plan, items);
-    let chunks = chunks(plan, &context, settings);
+    let Prepared { chunks, requests } = prepare(plan, items, settings);
     let price = settings.prices.price(llm.model());
     let total = chunks.len();
     progress(Progress::Started { chunks: total });
@@ -388,16 +466,7 @@ pub async fn generate(
     let mut results: Vec<Option<ChunkResult>> = (0..total).map(|_| None).collect();
     if llm.is_deterministic() {
         for (index, slot) in results.iter_mut().enumerate() {
-            *slot = Some(ChunkResult {
-                index,
-                answer: None,
-                report_answers: 0,
-                http_retries: 0,
-                usage: Usage::default(),
-                outcome: ChunkOutcome::Deterministic,
-                findings: Vec::new(),
-                elapsed: Duration::ZERO,
-            });
+            *slot = Some(deterministic_chunk(index));
             progress(Progress::ChunkDone {
                 done: index + 1,
                 total,
@@ -406,33 +475,19 @@ pub async fn generate(
             });
         }
     } else {
-        let plan_ids: Vec<String> = plan.tickets.iter().map(|t| t.id.clone()).collect();
         let limit = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let mut set = JoinSet::new();
         let mut spent = Usage::default();
-        for (index, chunk) in chunks.iter().enumerate() {
-            let tickets: Vec<&Ticket> = chunk.tickets.iter().map(|&i| &plan.tickets[i]).collect();
-            let ticket_ids: Vec<String> = tickets.iter().map(|t| t.id.clone()).collect();
-            let request = ChunkRequest {
-                chunk: index,
-                answer_schema: Arc::new(chunk_schema(&ticket_ids, &plan_ids)),
-                ticket_ids,
-                system: SYSTEM.to_owned(),
-                user: context.user_prompt(chunk.csv_type, &tickets),
-                max_output_tokens: settings
-                    .output_tokens_per_ticket
-                    .saturating_mul(u32::try_from(tickets.len()).unwrap_or(u32::MAX))
-                    .saturating_add(200),
-                planner_prose: tickets
-                    .iter()
-                    .map(|t| (t.id.clone(), planner_prose(t)))
-                    .collect(),
-            };
+        for request in requests {
             let llm = llm.clone();
             let limit = limit.clone();
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                run_chunk(llm, request).await
+                let index = request.chunk;
+                match write_chunk(llm, request).await {
+                    Err(e) if !e.is_fatal() => Ok(kept_chunk(index, &e.to_string())),
+                    other => other,
+                }
             });
         }
         let mut done = 0;
@@ -462,8 +517,42 @@ pub async fn generate(
             }
         }
     }
+    Ok(assemble(
+        plan,
+        &chunks,
+        results,
+        Model {
+            provider: llm.name(),
+            model: llm.model(),
+            price,
+        },
+        started.elapsed(),
+    ))
+}
 
-    // Assemble in chunk order, so the report does not depend on timing.
+/// Who wrote a generation, for its report.
+#[derive(Debug, Clone, Copy)]
+pub struct Model<'a> {
+    /// Provider name.
+    pub provider: &'a str,
+    /// Model name.
+    pub model: &'a str,
+    /// Its price, when known.
+    pub price: Option<Price>,
+}
+
+/// Merges the chunks' answers into the plan, in chunk order (so the report
+/// does not depend on timing), and writes the report. A chunk without a
+/// result keeps the planner's text.
+#[must_use]
+pub fn assemble(
+    plan: &Plan,
+    chunks: &[Chunk],
+    results: Vec<Option<ChunkResult>>,
+    by: Model<'_>,
+    elapsed: Duration,
+) -> Generation {
+    let price = by.price;
     let known: BTreeSet<&str> = plan.tickets.iter().map(|t| t.id.as_str()).collect();
     let existing: BTreeSet<(&str, &str)> = plan
         .dependencies
@@ -473,7 +562,7 @@ pub async fn generate(
     let mut prose: BTreeMap<String, TicketProse> = BTreeMap::new();
     let mut findings = Vec::new();
     let mut suggestions = Vec::new();
-    let mut reports = Vec::with_capacity(total);
+    let mut reports = Vec::with_capacity(chunks.len());
     let mut usage = Usage::default();
     let mut cost = price.map(|_| Cost::default());
     for (chunk, result) in chunks.iter().zip(results) {
@@ -535,7 +624,7 @@ pub async fn generate(
             usage: result.usage,
             cost: chunk_cost,
             outcome: result.outcome,
-            elapsed_ms: millis(result.elapsed),
+            elapsed_ms: result.elapsed_ms,
         });
     }
     suggestions.sort();
@@ -546,11 +635,11 @@ pub async fn generate(
         .iter()
         .filter(|t| prose.contains_key(&t.id))
         .count();
-    Ok(Generation {
+    Generation {
         plan: merged,
         report: GenerationReport {
-            provider: llm.name().to_owned(),
-            model: llm.model().to_owned(),
+            provider: by.provider.to_owned(),
+            model: by.model.to_owned(),
             prompt_version: PROMPT_VERSION.to_owned(),
             price,
             tickets_written: written,
@@ -560,7 +649,7 @@ pub async fn generate(
             cost,
             findings,
             suggestions,
-            elapsed_ms: millis(started.elapsed()),
+            elapsed_ms: millis(elapsed),
         },
-    })
+    }
 }

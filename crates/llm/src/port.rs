@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::LlmError;
 
 /// What a provider is asked for one chunk.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChunkRequest {
     /// Index of the chunk in the generation.
     pub chunk: usize,

@@ -31,7 +31,7 @@ use dtg_core::session::Position;
 
 use super::{
     ADMIN_REQUIRED, AdfResult, BULK_LIMIT, COMPLETED, DEFAULT_SETTLE_SECS, EXPORT_FAILED,
-    EXPORTING, ErrorCategory, ExportError, ExportLease, ExportSettings, ExportState, Exported,
+    EXPORTING, ErrorCategory, ExportError, ExportFailure, ExportLease, ExportSettings, ExportState, Exported,
     LinkMode, MAX_RETRIES, Phase, REVIEW, Result, StepReport, audit, check_adf,
     links_made_at_create, load, load_plan, progress, results, retry_export, start_export, step,
 };
@@ -844,61 +844,234 @@ pub async fn run_export<T: Table, J: Jira, P: Publish, C: Clock>(
     actor: &str,
     run_id: &str,
 ) -> Result<StepReport> {
-    let run = |now| Run {
+    let driver = Driver {
+        repos,
+        jira,
+        publish,
+        clock,
+        session_id,
         actor,
+        run_id,
+    };
+    let lease = match driver.acquire().await? {
+        Acquired::Lease(lease) => lease,
+        Acquired::NotExporting(report) => return Ok(report),
+    };
+    loop {
+        let (report, message) = driver.step_under(&lease).await?;
+        if report.done {
+            driver.finish(&report, &lease).await;
+            return Ok(report);
+        }
+        if lease.lost.load(Ordering::Relaxed) {
+            return Err(driver.running(report.state.task_id));
+        }
+        if report.wait_hint.is_zero() {
+            let now = clock.now();
+            lease.renew(now + LEASE_SECS, now).await;
+        } else {
+            let wait = driver.pace(&report, message, &lease).await;
+            clock.sleep(wait).await;
+        }
+    }
+}
+
+/// Runs one step of a started export for the run `run_id`, as one task of
+/// the export state machine does: takes over (or renews) the run's lease,
+/// runs [`step`] while renewing it, publishes `export_progress`, and then
+/// either publishes the end (`export_complete` or `export_failed`) and
+/// releases the lease, or extends the lease past the wait the report asks
+/// for, which the caller waits out (a `Wait` state) before the next step.
+/// A session at another stage is stepped once (which reports where it is).
+///
+/// # Errors
+/// As [`run_export`].
+pub async fn drive_step<T: Table, J: Jira, P: Publish, C: Clock>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    publish: &P,
+    clock: &C,
+    session_id: &str,
+    actor: &str,
+    run_id: &str,
+) -> Result<StepReport> {
+    let driver = Driver {
+        repos,
+        jira,
+        publish,
+        clock,
+        session_id,
+        actor,
+        run_id,
+    };
+    let lease = match driver.acquire().await? {
+        Acquired::Lease(lease) => lease,
+        Acquired::NotExporting(report) => return Ok(report),
+    };
+    let (report, message) = driver.step_under(&lease).await?;
+    if report.done {
+        driver.finish(&report, &lease).await;
+    } else if lease.lost.load(Ordering::Relaxed) {
+        return Err(driver.running(report.state.task_id));
+    } else if report.wait_hint.is_zero() {
+        let now = clock.now();
+        lease.renew(now + LEASE_SECS, now).await;
+    } else {
+        driver.pace(&report, message, &lease).await;
+    }
+    Ok(report)
+}
+
+/// Ends an export whose driver failed outside the engine (a task that
+/// timed out or crashed, which the state machine catches): records the
+/// failure at the first ticket not created yet with `failure`'s category
+/// and message, unless the engine already recorded one; releases the run's
+/// lease; publishes `export_failed`. An export that is not exporting any
+/// more is left as it is, and its end is published again.
+///
+/// # Errors
+/// Repository failures.
+pub async fn fail_run<T: Table, P: Publish, C: Clock>(
+    repos: &Repos<'_, T>,
+    publish: &P,
+    clock: &C,
+    session_id: &str,
+    run_id: &str,
+    failure: ExportFailure,
+) -> Result<StepReport> {
+    let now = clock.now();
+    let run = Run {
+        actor: "",
         id: run_id,
         now,
     };
+    super::stop_from_outside(repos, session_id, failure, run).await?;
+    finish_run(repos, publish, clock, session_id, run_id).await
+}
+
+/// Publishes the end of a run that is over: `export_complete` or
+/// `export_failed`, and releases the run's lease when it holds it. For the
+/// state machine's last task.
+///
+/// # Errors
+/// [`ExportError::WrongStage`] while the export is still running;
+/// repository failures.
+pub async fn finish_run<T: Table, P: Publish, C: Clock>(
+    repos: &Repos<'_, T>,
+    publish: &P,
+    clock: &C,
+    session_id: &str,
+    run_id: &str,
+) -> Result<StepReport> {
     let now = clock.now();
+    if let Some(held) = repos.export_lease(session_id, now).await?
+        && held.value.holder == run_id
+    {
+        let _ = repos
+            .release_export_lease(session_id, held.version, now)
+            .await;
+    }
     let session = load(repos, session_id, now).await?;
-    if session.value.position != EXPORTING {
-        return step(repos, jira, session_id, run(now)).await;
+    let report = super::at_rest(repos, &session.value, now).await?;
+    publish
+        .publish(session_id, &finished(repos, &report, session_id, now).await)
+        .await;
+    Ok(report)
+}
+
+/// What a driver works with.
+struct Driver<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> {
+    repos: &'a Repos<'r, T>,
+    jira: &'a J,
+    publish: &'a P,
+    clock: &'a C,
+    session_id: &'a str,
+    actor: &'a str,
+    run_id: &'a str,
+}
+
+enum Acquired<'a, 'r, T: Table> {
+    Lease(Lease<'a, 'r, T>),
+    /// The session is not exporting: the report of one step says where it is.
+    NotExporting(StepReport),
+}
+
+impl<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> Driver<'a, 'r, T, J, P, C> {
+    fn run(&self, now: Timestamp) -> Run<'a> {
+        Run {
+            actor: self.actor,
+            id: self.run_id,
+            now,
+        }
     }
-    let running = |task_id: String| ExportError::Running {
-        session: session_id.to_owned(),
-        task_id,
-    };
-    let task_id = || async {
-        repos
-            .export_state(session_id, now)
-            .await
-            .ok()
-            .flatten()
-            .map(|s| s.value.task_id)
-            .unwrap_or_default()
-    };
-    let held = repos.export_lease(session_id, now).await?;
-    if let Some(other) = &held
-        && other.value.holder != run_id
-        && other.value.until >= now
-    {
-        return Err(running(task_id().await));
+
+    fn running(&self, task_id: String) -> ExportError {
+        ExportError::Running {
+            session: self.session_id.to_owned(),
+            task_id,
+        }
     }
-    let version = match take_lease(
-        repos,
-        &session.value,
-        run_id,
-        now + LEASE_SECS,
-        held.map(|h| h.version),
-        now,
-    )
-    .await
-    {
-        Ok(version) => version,
-        Err(ExportError::Repo(RepoError::Conflict(_))) => return Err(running(task_id().await)),
-        Err(e) => return Err(e),
-    };
-    let lease = Lease {
-        repos,
-        session: session.value,
-        holder: run_id.to_owned(),
-        version: AtomicU64::new(version),
-        lost: AtomicBool::new(false),
-    };
-    loop {
+
+    /// Takes the lease for this run (or renews the one it holds).
+    async fn acquire(&self) -> Result<Acquired<'a, 'r, T>> {
+        let (repos, session_id, run_id) = (self.repos, self.session_id, self.run_id);
+        let now = self.clock.now();
+        let session = load(repos, session_id, now).await?;
+        if session.value.position != EXPORTING {
+            let report = step(repos, self.jira, session_id, self.run(now)).await?;
+            return Ok(Acquired::NotExporting(report));
+        }
+        let task_id = || async {
+            repos
+                .export_state(session_id, now)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s.value.task_id)
+                .unwrap_or_default()
+        };
+        let held = repos.export_lease(session_id, now).await?;
+        if let Some(other) = &held
+            && other.value.holder != run_id
+            && other.value.until >= now
+        {
+            return Err(self.running(task_id().await));
+        }
+        let version = match take_lease(
+            repos,
+            &session.value,
+            run_id,
+            now + LEASE_SECS,
+            held.map(|h| h.version),
+            now,
+        )
+        .await
+        {
+            Ok(version) => version,
+            Err(ExportError::Repo(RepoError::Conflict(_))) => {
+                return Err(self.running(task_id().await));
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Acquired::Lease(Lease {
+            repos,
+            session: session.value,
+            holder: run_id.to_owned(),
+            version: AtomicU64::new(version),
+            lost: AtomicBool::new(false),
+        }))
+    }
+
+    /// One step, renewing the lease while it runs, then `export_progress`.
+    async fn step_under(
+        &self,
+        lease: &Lease<'a, 'r, T>,
+    ) -> Result<(StepReport, ExportProgressMessage)> {
+        let clock = self.clock;
         let now = clock.now();
         let stepped = {
-            let stepping = std::pin::pin!(step(repos, jira, session_id, run(now)));
+            let stepping =
+                std::pin::pin!(step(self.repos, self.jira, self.session_id, self.run(now)));
             let heartbeat = std::pin::pin!(async {
                 loop {
                     clock.sleep(HEARTBEAT).await;
@@ -919,43 +1092,50 @@ pub async fn run_export<T: Table, J: Jira, P: Publish, C: Clock>(
             }
         };
         let message = ExportProgressMessage::from(&report.progress);
-        publish
+        self.publish
             .publish(
-                session_id,
+                self.session_id,
                 &ProgressMessage::ExportProgress(message.clone()),
             )
             .await;
-        if report.done {
-            let now = clock.now();
-            publish
-                .publish(session_id, &finished(repos, &report, session_id, now).await)
-                .await;
-            lease.release(now).await;
-            return Ok(report);
-        }
-        if lease.lost.load(Ordering::Relaxed) {
-            return Err(running(report.state.task_id));
-        }
-        if !report.wait_hint.is_zero() {
-            let wait = report.wait_hint.min(MAX_WAIT);
-            let now = clock.now();
-            let secs = i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
-            lease.renew(now + secs + 1 + LEASE_SECS, now).await;
-            let waiting = ExportProgressMessage {
-                current_stage: format!(
-                    "Jira asked to slow down; waiting {} s",
-                    wait.as_secs().max(1)
-                ),
-                ..message
-            };
-            publish
-                .publish(session_id, &ProgressMessage::ExportProgress(waiting))
-                .await;
-            clock.sleep(wait).await;
-        } else {
-            let now = clock.now();
-            lease.renew(now + LEASE_SECS, now).await;
-        }
+        Ok((report, message))
+    }
+
+    /// The end of the run: `export_complete` or `export_failed`, lease released.
+    async fn finish(&self, report: &StepReport, lease: &Lease<'a, 'r, T>) {
+        let now = self.clock.now();
+        self.publish
+            .publish(
+                self.session_id,
+                &finished(self.repos, report, self.session_id, now).await,
+            )
+            .await;
+        lease.release(now).await;
+    }
+
+    /// Extends the lease past the wait the report asks for (at most an
+    /// hour) and says so; returns the wait.
+    async fn pace(
+        &self,
+        report: &StepReport,
+        message: ExportProgressMessage,
+        lease: &Lease<'a, 'r, T>,
+    ) -> Duration {
+        let wait = report.wait_hint.min(MAX_WAIT);
+        let now = self.clock.now();
+        let secs = i64::try_from(wait.as_secs()).unwrap_or(i64::MAX);
+        lease.renew(now + secs + 1 + LEASE_SECS, now).await;
+        let waiting = ExportProgressMessage {
+            current_stage: format!(
+                "Jira asked to slow down; waiting {} s",
+                wait.as_secs().max(1)
+            ),
+            ..message
+        };
+        self.publish
+            .publish(self.session_id, &ProgressMessage::ExportProgress(waiting))
+            .await;
+        wait
     }
 }
 

@@ -35,8 +35,8 @@ mod control;
 
 pub use control::{
     Begun, Clock, ExportAlreadyRunning, ExportRequest, ExportRetried, ExportStarted, ExportStatus,
-    LEASE_SECS, SystemClock, begin_export, export_status, is_running, retry_failed, rfc3339,
-    run_export,
+    LEASE_SECS, SystemClock, begin_export, drive_step, export_status, fail_run, finish_run,
+    is_running, retry_failed, rfc3339, run_export,
 };
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -720,7 +720,7 @@ fn failure(
 }
 
 /// The seed's category, code and recovery actions for a Jira failure.
-fn classify(err: &JiraError, project: &str, now: Timestamp) -> ExportFailure {
+pub fn classify(err: &JiraError, project: &str, now: Timestamp) -> ExportFailure {
     use ErrorCategory as C;
     let (category, code, actions): (C, &str, &[&str]) = match err {
         JiraError::Unauthorized(_) => (
@@ -803,31 +803,14 @@ pub async fn step<T: Table, J: Jira>(
     run: Run<'_>,
 ) -> Result<StepReport> {
     let session = load(repos, session_id, run.now).await?;
+    if session.value.position != EXPORTING {
+        return at_rest(repos, &session.value, run.now).await;
+    }
     let stored = repos
         .export_state(session_id, run.now)
         .await?
         .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
     let plan = load_plan(repos, session_id, run.now).await?;
-    if session.value.position != EXPORTING {
-        let done = matches!(
-            session.value.position,
-            COMPLETED | EXPORT_FAILED | ADMIN_REQUIRED
-        );
-        if !done {
-            return Err(ExportError::WrongStage {
-                session: session_id.to_owned(),
-                position: session.value.position,
-                action: "export (start the export first)",
-            });
-        }
-        let progress = progress(session_id, &stored.value, &plan, &BTreeMap::new());
-        return Ok(StepReport {
-            state: stored.value,
-            progress,
-            wait_hint: Duration::ZERO,
-            done: true,
-        });
-    }
     let mut state = stored.value.clone();
     let mut exported = repos.exported(session_id, run.now).await?;
     let outcome = match state.phase {
@@ -894,52 +877,21 @@ pub async fn step<T: Table, J: Jira>(
         }
         Err(Stop::Failure(f)) => Some(*f),
     };
-    match stopped {
-        None => {}
-        Some(mut failed) => {
-            if failed.failed_at_ticket_order.is_none()
-                && matches!(state.phase, Phase::Prepare | Phase::Epics | Phase::Tickets)
-            {
-                // Stopped before any one ticket: the failure point is the first not created.
-                failed.failed_at_ticket_order = plan
-                    .order
-                    .iter()
-                    .position(|id| !exported.contains_key(id))
-                    .map(|p| p + 1);
-            }
-            failed.retry_available = state.retries_used < MAX_RETRIES;
-            state.first_failure_at.get_or_insert(run.now);
-            state.failure = Some(failed.clone());
-            repos
-                .save_export_state(&session.value, &state, Some(stored.version), run.now)
-                .await?;
-            session = repos.move_session(&session, EXPORT_FAILED, run.now).await?;
-            update_task(
-                repos,
-                &session.value,
-                &state,
-                TaskStatus::Failed,
-                &plan,
-                &exported,
-                run,
-            )
-            .await?;
-            audit(
-                repos,
-                &session.value,
-                run,
-                "export.failed",
-                serde_json::to_value(&failed).unwrap_or_default(),
-            )
-            .await?;
-            let progress = progress(session_id, &state, &plan, &exported);
-            return Ok(StepReport {
-                state,
-                progress,
+    if let Some(failed) = stopped {
+        return record_stop(
+            repos,
+            session,
+            stored.version,
+            state,
+            Stopped {
+                plan: &plan,
+                exported: &exported,
+                failed,
                 wait_hint,
-                done: true,
-            });
-        }
+            },
+            run,
+        )
+        .await;
     }
     if state.phase == Phase::Done && state.finished_at.is_none() {
         state.finished_at = Some(run.now);
@@ -2080,6 +2032,146 @@ async fn link<J: Jira>(
     }
     Ok(())
 }
+
+/// The report of an export that is not running: completed or stopped.
+///
+/// # Errors
+/// [`ExportError::WrongStage`] for a session that has not exported;
+/// [`ExportError::NotStarted`]; repository failures.
+pub(crate) async fn at_rest<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &Session,
+    now: Timestamp,
+) -> Result<StepReport> {
+    let session_id = session.id.as_str();
+    if !matches!(session.position, COMPLETED | EXPORT_FAILED | ADMIN_REQUIRED) {
+        return Err(ExportError::WrongStage {
+            session: session_id.to_owned(),
+            position: session.position,
+            action: "export (start the export first)",
+        });
+    }
+    let stored = repos
+        .export_state(session_id, now)
+        .await?
+        .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
+    let plan = load_plan(repos, session_id, now).await?;
+    let progress = progress(session_id, &stored.value, &plan, &BTreeMap::new());
+    Ok(StepReport {
+        state: stored.value,
+        progress,
+        wait_hint: Duration::ZERO,
+        done: true,
+    })
+}
+
+/// How an export stopped, for [`record_stop`].
+struct Stopped<'a> {
+    plan: &'a Plan,
+    exported: &'a BTreeMap<String, Exported>,
+    failed: ExportFailure,
+    wait_hint: Duration,
+}
+
+/// Records a hard stop: the failure point, the session at `export_failed`,
+/// the task failed, the audit entry.
+async fn record_stop<T: Table>(
+    repos: &Repos<'_, T>,
+    mut session: Versioned<Session>,
+    stored_version: u64,
+    mut state: ExportState,
+    stopped: Stopped<'_>,
+    run: Run<'_>,
+) -> Result<StepReport> {
+    let Stopped {
+        plan,
+        exported,
+        mut failed,
+        wait_hint,
+    } = stopped;
+    if failed.failed_at_ticket_order.is_none()
+        && matches!(state.phase, Phase::Prepare | Phase::Epics | Phase::Tickets)
+    {
+        // Stopped before any one ticket: the failure point is the first not created.
+        failed.failed_at_ticket_order = plan
+            .order
+            .iter()
+            .position(|id| !exported.contains_key(id))
+            .map(|p| p + 1);
+    }
+    failed.retry_available = state.retries_used < MAX_RETRIES;
+    state.first_failure_at.get_or_insert(run.now);
+    state.failure = Some(failed.clone());
+    repos
+        .save_export_state(&session.value, &state, Some(stored_version), run.now)
+        .await?;
+    session = repos.move_session(&session, EXPORT_FAILED, run.now).await?;
+    update_task(
+        repos,
+        &session.value,
+        &state,
+        TaskStatus::Failed,
+        plan,
+        exported,
+        run,
+    )
+    .await?;
+    audit(
+        repos,
+        &session.value,
+        run,
+        "export.failed",
+        serde_json::to_value(&failed).unwrap_or_default(),
+    )
+    .await?;
+    let progress = progress(&session.value.id, &state, plan, exported);
+    return Ok(StepReport {
+        state,
+        progress,
+        wait_hint,
+        done: true,
+    });
+}
+
+/// Stops a running export with `failed` from outside the engine (its
+/// driver failed: a task timed out or crashed). A session that is not
+/// exporting any more is left as it is.
+///
+/// # Errors
+/// [`ExportError::NotStarted`]; repository failures.
+pub(crate) async fn stop_from_outside<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    failed: ExportFailure,
+    run: Run<'_>,
+) -> Result<()> {
+    let session = load(repos, session_id, run.now).await?;
+    if session.value.position != EXPORTING {
+        return Ok(());
+    }
+    let stored = repos
+        .export_state(session_id, run.now)
+        .await?
+        .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
+    let plan = load_plan(repos, session_id, run.now).await?;
+    let exported = repos.exported(session_id, run.now).await?;
+    record_stop(
+        repos,
+        session,
+        stored.version,
+        stored.value,
+        Stopped {
+            plan: &plan,
+            exported: &exported,
+            failed,
+            wait_hint: Duration::ZERO,
+        },
+        run,
+    )
+    .await?;
+    Ok(())
+}
+
 
 /// The results of a session's export (seed `004_*`), as far as it got.
 ///

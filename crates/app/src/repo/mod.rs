@@ -15,6 +15,7 @@ mod connection;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 mod file;
+mod generation;
 mod login;
 mod session;
 mod task;
@@ -24,6 +25,7 @@ mod token;
 pub use audit::AuditEntry;
 pub use connection::{CONNECTION_TTL_SECONDS, Connection};
 pub use file::{FileRecord, FileStatus};
+pub use generation::{ChunksDone, GenerationManifest};
 pub use login::{
     LOGIN_TTL_SECONDS, Login, OAUTH_TTL_SECONDS, PendingOAuth, WS_TICKET_TTL_SECONDS, WsTicket,
     digest,
