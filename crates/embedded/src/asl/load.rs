@@ -1011,31 +1011,30 @@ fn processor_config(state: &str, field: &str, value: &Value) -> Result<(), AslEr
             "ProcessorConfig is an object",
         ));
     };
-    for (key, value) in config {
-        match (key.as_str(), value) {
-            ("Mode", Value::String(mode)) if mode == "INLINE" => {}
-            ("Mode", Value::String(mode)) => {
-                return Err(AslError::unsupported(
-                    state,
-                    &format!("{field}.Mode"),
-                    format!("the Map mode `{mode}` (only INLINE is supported)"),
-                ));
-            }
-            ("Mode", other) => {
-                return Err(AslError::invalid(
-                    state,
-                    &format!("{field}.Mode"),
-                    format!("Mode is \"INLINE\" or \"DISTRIBUTED\", not {other}"),
-                ));
-            }
-            _ => {
-                return Err(AslError::unsupported(
-                    state,
-                    &format!("{field}.{key}"),
-                    format!("the field `{key}` in a ProcessorConfig"),
-                ));
-            }
+    match config.get("Mode") {
+        None => {}
+        Some(Value::String(mode)) if mode == "INLINE" => {}
+        Some(Value::String(mode)) => {
+            return Err(AslError::unsupported(
+                state,
+                &format!("{field}.Mode"),
+                format!("the Map mode `{mode}` (only INLINE is supported)"),
+            ));
         }
+        Some(other) => {
+            return Err(AslError::invalid(
+                state,
+                &format!("{field}.Mode"),
+                format!("Mode is \"INLINE\" or \"DISTRIBUTED\", not {other}"),
+            ));
+        }
+    }
+    if let Some(key) = config.keys().find(|key| *key != "Mode") {
+        return Err(AslError::unsupported(
+            state,
+            &format!("{field}.{key}"),
+            format!("the field `{key}` in a ProcessorConfig"),
+        ));
     }
     Ok(())
 }
