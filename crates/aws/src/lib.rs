@@ -1,12 +1,18 @@
-//! AWS adapters: the single table on DynamoDB ([`DynamoTable`]) and the blob
-//! store on S3 ([`S3Blobs`]). Both translate AWS errors into the store's own
-//! ([`StoreError`]): a failed condition is a conflict, throttling is
-//! retryable, anything else keeps its cause.
+//! AWS adapters: the single table on DynamoDB ([`DynamoTable`]), the blob
+//! store on S3 ([`S3Blobs`]), long work on the upload queue and the state
+//! machines ([`AwsJobs`]), progress to API Gateway WebSocket connections
+//! ([`ConnectionsPublish`]). The store adapters translate AWS errors into
+//! the store's own ([`StoreError`]): a failed condition is a conflict,
+//! throttling is retryable, anything else keeps its cause.
 
 mod dynamo;
+mod jobs;
+mod publish;
 mod s3;
 
 pub use dynamo::DynamoTable;
+pub use jobs::AwsJobs;
+pub use publish::ConnectionsPublish;
 pub use s3::S3Blobs;
 
 use dtg_app::store::StoreError;

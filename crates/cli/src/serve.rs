@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use dtg_api::WordingOption;
 use dtg_jira::{JiraConfig, OAuthApp, OAuthSetup, Secret};
-use dtg_llm::{LlmConfig, ProviderKind};
+use dtg_llm::LlmConfig;
 use dtg_server::{Accounts, ServeConfig};
 
 use crate::local::{home, new_id};
@@ -65,36 +65,21 @@ fn secret_file(name: &str, make: impl FnOnce() -> String) -> Result<String> {
 /// The models the server offers: the provider `DTG_LLM_*` configures, with
 /// `DTG_LLM_MODEL` and any of `DTG_LLM_MODELS` (comma-separated).
 fn wording() -> Result<Vec<(WordingOption, LlmConfig)>> {
-    let config = LlmConfig::from_env()?;
-    if config.provider == ProviderKind::Deterministic {
-        return Ok(Vec::new());
-    }
-    if config.api_key.is_none() && config.provider != ProviderKind::OpenAiCompatible {
-        eprintln!(
-            "dtg serve: DTG_LLM_PROVIDER is set but no API key is: tickets keep the planner's text"
-        );
-        return Ok(Vec::new());
-    }
-    let default_model = config.model_name()?;
-    let mut models = vec![default_model.clone()];
-    for m in var("DTG_LLM_MODELS").unwrap_or_default().split(',') {
-        let m = m.trim();
-        if !m.is_empty() && !models.iter().any(|x| x == m) {
-            models.push(m.to_owned());
+    let Some(offer) = dtg_llm::offer_from_lookup(var)? else {
+        if var("DTG_LLM_PROVIDER").is_some_and(|p| p != "deterministic") {
+            eprintln!(
+                "dtg serve: DTG_LLM_PROVIDER is set but no API key is: tickets keep the planner's text"
+            );
         }
-    }
-    let provider = match config.provider {
-        ProviderKind::OpenAi => "openai",
-        ProviderKind::Anthropic => "anthropic",
-        _ => "openai_compatible",
+        return Ok(Vec::new());
     };
     Ok(vec![(
         WordingOption {
-            provider: provider.to_owned(),
-            models,
-            default_model,
+            provider: offer.provider,
+            models: offer.models,
+            default_model: offer.default_model,
         },
-        config,
+        offer.config,
     )])
 }
 

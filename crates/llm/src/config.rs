@@ -280,3 +280,53 @@ mod tests {
         assert!(config(&[("DTG_LLM_PROVIDER", "gemini")]).is_err());
     }
 }
+
+/// A provider a deployment offers for wording tickets, with its models.
+#[derive(Debug, Clone)]
+pub struct Offer {
+    /// Provider name (`openai`, `anthropic`, `openai_compatible`).
+    pub provider: String,
+    /// Models offered, the default first.
+    pub models: Vec<String>,
+    /// The model used when none is named.
+    pub default_model: String,
+    /// Its configuration.
+    pub config: LlmConfig,
+}
+
+/// What a deployment offers from its `DTG_LLM_*` settings: the provider
+/// `DTG_LLM_PROVIDER` names, with `DTG_LLM_MODEL` and any of
+/// `DTG_LLM_MODELS` (comma-separated). `None` when no provider is set, or
+/// when one needs a key and has none.
+///
+/// # Errors
+/// A setting that cannot be read.
+pub fn offer_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Offer>, LlmError> {
+    let config = LlmConfig::from_lookup(&lookup)?;
+    if config.provider == ProviderKind::Deterministic
+        || (config.api_key.is_none() && config.provider != ProviderKind::OpenAiCompatible)
+    {
+        return Ok(None);
+    }
+    let default_model = config.model_name()?;
+    let mut models = vec![default_model.clone()];
+    for m in lookup("DTG_LLM_MODELS").unwrap_or_default().split(',') {
+        let m = m.trim();
+        if !m.is_empty() && !models.iter().any(|x| x == m) {
+            models.push(m.to_owned());
+        }
+    }
+    let provider = match config.provider {
+        ProviderKind::OpenAi => "openai",
+        ProviderKind::Anthropic => "anthropic",
+        _ => "openai_compatible",
+    };
+    Ok(Some(Offer {
+        provider: provider.to_owned(),
+        models,
+        default_model,
+        config,
+    }))
+}

@@ -25,7 +25,7 @@ pub mod openai;
 pub mod port;
 pub mod prompt;
 
-pub use config::{LlmConfig, ProviderKind};
+pub use config::{LlmConfig, Offer, ProviderKind, offer_from_lookup};
 pub use cost::{Cost, Price, PriceTable};
 pub use deterministic::Deterministic;
 pub use engine::{

@@ -1,30 +1,50 @@
-//! Long work as tasks of the same process: validation, planning and
-//! wording, export. Each runs the app layer's use case and publishes its
-//! progress to the hub; a failure is recorded where the client polls it (the
-//! task and the session), never lost in a log.
+//! Long work in-process, in the production shape: validation runs at once
+//! (the upload queue's direct call), processing and export run the very
+//! `statemachine/*.asl.json` files the deployment runs on Step Functions,
+//! through the embedded ASL runner, each `Task` resolved to the in-process
+//! handler of its Lambda ([`dtg_tasks::invoke`]). Progress goes to the hub;
+//! a failure is recorded where the client polls it (the task and the
+//! session), never lost in a log.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use dtg_app::export::{SystemClock, run_export};
-use dtg_app::jira::JiraAccess;
-use dtg_app::jobs::{Job, JobError, Jobs, WordingChoice};
-use dtg_app::progress::{
-    ProcessingComplete, ProcessingFailed, ProcessingProgress, ProgressMessage, ProtocolVersion,
-    Publish,
-};
-use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_app::jobs::{ExportRun, Job, JobError, Jobs, ProcessingRun, ValidateRun};
 use dtg_app::store::{Blobs, Table};
-use dtg_app::workflow::{
-    Run, plan_session, plan_session_with, save_wording, validate_session_with,
-};
 use dtg_core::csv::Limits;
-use dtg_core::plan::PlanSettings;
 use dtg_embedded::Hub;
+use dtg_embedded::asl::{
+    ExecutionContext, Machine, TaskFailure, Tasks, TokioWaiter, run_with_report,
+};
 use dtg_jira::SiteAccess;
-use dtg_llm::{LlmConfig, Progress};
+use dtg_llm::LlmConfig;
+use dtg_tasks::{TaskContext, functions};
+use serde_json::Value;
 
-use crate::system_now;
+/// The processing machine, as deployed.
+pub const PROCESSING_ASL: &str = include_str!("../../../statemachine/processing.asl.json");
+/// The export machine, as deployed.
+pub const EXPORT_ASL: &str = include_str!("../../../statemachine/export.asl.json");
+
+/// The machines' names in-process (their `$$.StateMachine.Id`).
+const PROCESSING: &str = "processing";
+const EXPORT: &str = "export";
+
+/// The `DefinitionSubstitutions` in-process: each function's ARN is its name.
+#[must_use]
+pub fn substitutions() -> BTreeMap<String, String> {
+    [
+        ("PlanFunctionArn", functions::PLAN),
+        ("GenerateChunkFunctionArn", functions::GENERATE_CHUNK),
+        ("AssembleFunctionArn", functions::ASSEMBLE),
+        ("ExportPrepareFunctionArn", functions::EXPORT_PREPARE),
+        ("ExportStepFunctionArn", functions::EXPORT_STEP),
+        ("ExportFinishFunctionArn", functions::EXPORT_FINISH),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
 
 /// Runs jobs as tokio tasks.
 pub struct LocalJobs<T: Table, B: Blobs> {
@@ -40,40 +60,68 @@ impl<T: Table, B: Blobs> Clone for LocalJobs<T, B> {
 }
 
 struct Inner<T: Table, B: Blobs> {
-    table: Arc<T>,
-    blobs: Arc<B>,
-    jira: Arc<SiteAccess<T>>,
-    hub: Arc<Hub>,
-    llm: BTreeMap<String, LlmConfig>,
+    ctx: TaskContext<T, B, Hub, SiteAccess<T>>,
+    processing: Machine,
+    export: Machine,
+    /// Executions running now, by machine and name: a second start of the
+    /// same name is the same execution, as on Step Functions.
+    running: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl<T: Table, B: Blobs> std::fmt::Debug for LocalJobs<T, B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalJobs")
-            .field("providers", &self.inner.llm.keys().collect::<Vec<_>>())
+            .field("providers", &self.inner.ctx.llm.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
+/// Why the in-process machines cannot be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("the state machine {machine} cannot run in-process: {source}")]
+pub struct MachineError {
+    machine: &'static str,
+    #[source]
+    source: dtg_embedded::asl::AslError,
+}
+
 impl<T: Table, B: Blobs> LocalJobs<T, B> {
     /// Jobs over these ports; `llm` maps each offered provider to its configuration.
-    #[must_use]
+    ///
+    /// # Errors
+    /// A machine file outside the runner's subset (a build of mismatched files).
     pub fn new(
         table: Arc<T>,
         blobs: Arc<B>,
         jira: Arc<SiteAccess<T>>,
         hub: Arc<Hub>,
         llm: BTreeMap<String, LlmConfig>,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, MachineError> {
+        let subs = substitutions();
+        let processing =
+            Machine::from_json(PROCESSING_ASL, &subs).map_err(|source| MachineError {
+                machine: PROCESSING,
+                source,
+            })?;
+        let export = Machine::from_json(EXPORT_ASL, &subs).map_err(|source| MachineError {
+            machine: EXPORT,
+            source,
+        })?;
+        Ok(Self {
             inner: Arc::new(Inner {
-                table,
-                blobs,
-                jira,
-                hub,
-                llm,
+                ctx: TaskContext {
+                    table,
+                    blobs,
+                    publish: hub,
+                    jira,
+                    llm,
+                    limits: Limits::default(),
+                },
+                processing,
+                export,
+                running: Mutex::new(BTreeSet::new()),
             }),
-        }
+        })
     }
 }
 
@@ -83,52 +131,20 @@ fn new_id() -> String {
 
 impl<T: Table, B: Blobs> Jobs for LocalJobs<T, B> {
     async fn start(&self, job: Job) -> Result<(), JobError> {
-        if let Job::Process {
-            wording: Some(choice),
-            ..
-        } = &job
-            && !self.inner.llm.contains_key(&choice.provider)
-        {
-            return Err(JobError::Refused(format!(
-                "this server does not offer {}",
-                choice.provider
-            )));
-        }
-        let inner = Arc::clone(&self.inner);
-        tokio::spawn(async move {
-            let session = job.session().to_owned();
-            if let Err(e) = inner.run(job).await {
-                tracing::error!(session = %session, error = %e, "a job failed");
-            }
-        });
-        Ok(())
-    }
-}
-
-impl<T: Table, B: Blobs> Inner<T, B> {
-    fn repos(&self) -> Repos<'_, T> {
-        Repos::new(self.table.as_ref(), DEFAULT_TTL_SECONDS)
-    }
-
-    async fn run(&self, job: Job) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let repos = self.repos();
-        let run_id = new_id();
         match job {
             Job::Validate { session, actor } => {
-                let run = Run {
-                    actor: &actor,
-                    id: &run_id,
-                    now: system_now(),
-                };
-                send(validate_session_with(
-                    &repos,
-                    self.blobs.as_ref(),
-                    &self.hub,
-                    &session,
-                    &Limits::default(),
-                    run,
-                ))
-                .await?;
+                let inner = Arc::clone(&self.inner);
+                tokio::spawn(async move {
+                    let job = ValidateRun {
+                        session_id: session,
+                        actor,
+                        run_id: new_id(),
+                    };
+                    if let Err(e) = send(dtg_tasks::uploads::validate(&inner.ctx, &job)).await {
+                        tracing::error!(session = %job.session_id, error = %e, "validation failed");
+                    }
+                });
+                Ok(())
             }
             Job::Process {
                 session,
@@ -136,214 +152,149 @@ impl<T: Table, B: Blobs> Inner<T, B> {
                 granularity,
                 wording,
             } => {
-                let settings = PlanSettings { granularity };
-                let run = Run {
-                    actor: &actor,
-                    id: &run_id,
-                    now: system_now(),
-                };
-                match wording {
-                    None => {
-                        send(plan_session_with(
-                            &repos,
-                            self.blobs.as_ref(),
-                            &self.hub,
-                            &session,
-                            &settings,
-                            &Limits::default(),
-                            run,
-                        ))
-                        .await?;
-                    }
-                    Some(choice) => {
-                        self.plan_and_word(&repos, &session, &actor, &run_id, &settings, &choice)
-                            .await?;
-                    }
+                if let Some(choice) = &wording
+                    && !self.inner.ctx.llm.contains_key(&choice.provider)
+                {
+                    return Err(JobError::Refused(format!(
+                        "this server does not offer {}",
+                        choice.provider
+                    )));
                 }
+                let run = ProcessingRun {
+                    session_id: session,
+                    task_id: new_id(),
+                    actor,
+                    granularity,
+                    wording,
+                };
+                let input = to_value(&run)?;
+                Inner::start(&self.inner, PROCESSING, run.task_id, input)
+                    .map_err(|f| JobError::Unavailable(f.cause))
             }
             Job::Export {
                 session,
                 actor,
                 run,
             } => {
-                let site = repos
-                    .session(&session, system_now())
-                    .await?
-                    .and_then(|s| s.value.jira)
-                    .map(|j| j.site)
-                    .ok_or("the session names no Jira site")?;
-                let client = self.jira.client(&actor, &site).await?;
-                send(run_export(
-                    &repos,
-                    &client,
-                    &self.hub,
-                    &SystemClock,
-                    &session,
-                    &actor,
-                    &run,
-                ))
-                .await?;
+                let input = to_value(&ExportRun {
+                    session_id: session,
+                    actor,
+                    run_id: run.clone(),
+                    task_id: String::new(),
+                    generation: 0,
+                })?;
+                match Inner::start(&self.inner, EXPORT, run, input) {
+                    Ok(()) => Ok(()),
+                    // The same run: it runs already.
+                    Err(f) if f.error == ALREADY_EXISTS => Ok(()),
+                    Err(f) => Err(JobError::Unavailable(f.cause)),
+                }
             }
         }
-        Ok(())
     }
+}
 
-    async fn plan_and_word(
-        &self,
-        repos: &Repos<'_, T>,
-        session: &str,
-        actor: &str,
-        run_id: &str,
-        settings: &PlanSettings,
-        choice: &WordingChoice,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let (report, plan) = send(plan_session(
-            repos,
-            self.blobs.as_ref(),
-            session,
-            settings,
-            &Limits::default(),
-            Run {
-                actor,
-                id: run_id,
-                now: system_now(),
-            },
-        ))
-        .await?;
-        let mut config = self
-            .llm
-            .get(&choice.provider)
-            .cloned()
-            .ok_or("provider not offered")?;
-        config.model = Some(choice.model.clone());
-        let llm = match config.build() {
-            Ok(llm) => llm,
-            Err(e) => {
-                self.hub
-                    .publish(
-                        session,
-                        &failed(session, choice, plan.tickets.len(), e.to_string()),
-                    )
-                    .await;
-                return Err(e.into());
-            }
-        };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProgressMessage>();
-        let hub = Arc::clone(&self.hub);
-        let forward = tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
-                hub.publish(m.session_id().to_owned().as_str(), &m).await;
-            }
-        });
-        let tickets = plan.tickets.len();
-        let progress = |p: Progress| {
-            if let Progress::ChunkDone {
-                done,
-                total,
-                cost_so_far,
-                ..
-            } = p
-            {
-                let _ = tx.send(ProgressMessage::ProcessingProgress(ProcessingProgress {
-                    v: ProtocolVersion,
-                    session_id: session.to_owned(),
-                    chunks_done: done,
-                    chunks_total: total,
-                    tickets: tickets * done / total.max(1),
-                    cost_usd: cost_so_far.map(usd),
-                    provider: choice.provider.clone(),
-                    model: choice.model.clone(),
-                }));
-            }
-        };
-        let generated = send(dtg_llm::generate(
-            &plan,
-            &report.items,
-            llm,
-            &config.generation,
-            &progress,
-        ))
-        .await;
-        drop(tx);
-        let _ = forward.await;
-        let generation = match generated {
-            Ok(g) => g,
-            Err(e) => {
-                self.hub
-                    .publish(
-                        session,
-                        &failed(session, choice, plan.tickets.len(), e.to_string()),
-                    )
-                    .await;
-                return Err(e.into());
-            }
-        };
-        let cost = generation.report.cost.map(usd);
-        let mut result = serde_json::to_value(&generation.report)?;
-        if let Some(object) = result.as_object_mut() {
-            object.insert("cost_usd".to_owned(), serde_json::json!(cost));
+fn to_value<V: serde::Serialize>(value: &V) -> Result<Value, JobError> {
+    serde_json::to_value(value).map_err(|e| JobError::Unavailable(e.to_string()))
+}
+
+const ALREADY_EXISTS: &str = "StepFunctions.ExecutionAlreadyExistsException";
+
+impl<T: Table, B: Blobs> Inner<T, B> {
+    /// Starts an execution of `machine` named `name` as a tokio task.
+    fn start(
+        inner: &Arc<Self>,
+        machine: &'static str,
+        name: String,
+        input: Value,
+    ) -> Result<(), TaskFailure> {
+        let key = (machine.to_owned(), name.clone());
+        if !inner
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.clone())
+        {
+            return Err(TaskFailure::new(
+                ALREADY_EXISTS,
+                format!("an execution named {name} of {machine} is running"),
+            ));
         }
-        send(save_wording(
-            repos,
-            session,
-            &generation.plan,
-            result,
-            &generation.report.provider,
-            &generation.report.model,
-            Run {
-                actor,
-                id: run_id,
-                now: system_now(),
-            },
-        ))
-        .await?;
-        let chunks = generation.report.chunks.len();
-        self.hub
-            .publish(
-                session,
-                &ProgressMessage::ProcessingComplete(ProcessingComplete {
-                    v: ProtocolVersion,
-                    session_id: session.to_owned(),
-                    status: "completed".to_owned(),
-                    chunks_done: chunks,
-                    chunks_total: chunks,
-                    tickets: generation.plan.tickets.len(),
-                    epics: generation.plan.epics.len(),
-                    dependencies: generation.plan.dependencies.len(),
-                    cost_usd: cost,
-                    provider: choice.provider.clone(),
-                    model: choice.model.clone(),
-                }),
-            )
+        let runner = Arc::clone(inner);
+        tokio::spawn(async move {
+            let definition = if machine == EXPORT {
+                &runner.export
+            } else {
+                &runner.processing
+            };
+            let tasks = InProcess(Arc::clone(&runner));
+            let report = send(run_with_report(
+                definition,
+                &tasks,
+                &TokioWaiter,
+                ExecutionContext::new(machine, name.clone()),
+                input,
+            ))
             .await;
+            match &report.output {
+                Ok(_) => tracing::info!(
+                    machine,
+                    execution = %name,
+                    transitions = report.state_transitions,
+                    events = report.history_events,
+                    "execution succeeded"
+                ),
+                Err(failure) => tracing::warn!(
+                    machine,
+                    execution = %name,
+                    error = %failure.error,
+                    cause = %failure.cause,
+                    state = %failure.state,
+                    "execution failed"
+                ),
+            }
+            runner
+                .running
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+        });
         Ok(())
     }
 }
 
-#[allow(clippy::cast_precision_loss)]
-fn usd(cost: dtg_llm::cost::Cost) -> f64 {
-    cost.pico_usd as f64 / 1e12
-}
+/// The machines' tasks, resolved to the in-process handlers.
+struct InProcess<T: Table, B: Blobs>(Arc<Inner<T, B>>);
 
-fn failed(
-    session: &str,
-    choice: &WordingChoice,
-    tickets: usize,
-    message: String,
-) -> ProgressMessage {
-    ProgressMessage::ProcessingFailed(ProcessingFailed {
-        v: ProtocolVersion,
-        session_id: session.to_owned(),
-        status: "failed".to_owned(),
-        chunks_done: 0,
-        chunks_total: 0,
-        tickets,
-        cost_usd: None,
-        provider: choice.provider.clone(),
-        model: choice.model.clone(),
-        error_category: dtg_app::export::ErrorCategory::Temporary,
-        error_message: message,
-    })
+impl<T: Table, B: Blobs> Tasks for InProcess<T, B> {
+    async fn invoke(&self, function: &str, payload: Value) -> Result<Value, TaskFailure> {
+        send(dtg_tasks::invoke(&self.0.ctx, function, payload))
+            .await
+            .map_err(|e| TaskFailure::new(e.error_type(), e.to_string()))
+    }
+
+    async fn start_execution(
+        &self,
+        machine: &str,
+        name: &str,
+        input: Value,
+    ) -> Result<Value, TaskFailure> {
+        let machine = match machine {
+            EXPORT => EXPORT,
+            PROCESSING => PROCESSING,
+            other => {
+                return Err(TaskFailure::new(
+                    "StepFunctions.StateMachineDoesNotExistException",
+                    format!("there is no state machine {other}"),
+                ));
+            }
+        };
+        Inner::start(&self.0, machine, name.to_owned(), input)?;
+        Ok(serde_json::json!({
+            "ExecutionArn": format!("{machine}:{name}"),
+            "StartDate": dtg_app::export::rfc3339(dtg_tasks::now()),
+        }))
+    }
 }
 
 /// Boxes a future as `Send`, where the compiler cannot prove it through

@@ -191,7 +191,7 @@ pub async fn serve_with<T: Table, B: Blobs>(
             .iter()
             .map(|(o, c)| (o.provider.clone(), c.clone()))
             .collect(),
-    );
+    )?;
     let backend = Arc::new(LocalBackend {
         table,
         blobs,

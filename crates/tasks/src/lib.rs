@@ -14,8 +14,9 @@ mod error;
 pub mod export;
 pub mod processing;
 pub mod uploads;
+pub mod websocket;
 
-pub use context::{TaskContext, StateError};
+pub use context::{StateError, TaskContext, now};
 pub use error::TaskError;
 
 use dtg_app::jira::JiraAccess;
@@ -62,9 +63,7 @@ pub async fn invoke<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
 ) -> Result<serde_json::Value, TaskError> {
     match function {
         functions::PLAN => answer(processing::plan(ctx, input(payload)?).await),
-        functions::GENERATE_CHUNK => {
-            answer(processing::generate_chunk(ctx, input(payload)?).await)
-        }
+        functions::GENERATE_CHUNK => answer(processing::generate_chunk(ctx, input(payload)?).await),
         functions::ASSEMBLE => answer(processing::assemble(ctx, input(payload)?).await),
         functions::EXPORT_PREPARE => answer(export::prepare(ctx, input(payload)?).await),
         functions::EXPORT_STEP => answer(export::step(ctx, input(payload)?).await),

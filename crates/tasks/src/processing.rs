@@ -193,7 +193,10 @@ pub async fn generate_chunk<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
     let result = match &input.fallback {
         Some(failed) => kept_chunk(
             input.chunk,
-            &format!("the model could not write it ({}: {})", failed.error, failed.cause),
+            &format!(
+                "the model could not write it ({}: {})",
+                failed.error, failed.cause
+            ),
         ),
         None => {
             let key = request_key(&input.session_id, &input.task_id, input.chunk);
@@ -283,9 +286,10 @@ pub async fn assemble<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
             tickets_written: 0,
         });
     };
-    let plan = repos.plan(&input.session_id, now()).await?.ok_or_else(|| {
-        TaskError::Input(format!("session {} has no plan", input.session_id))
-    })?;
+    let plan = repos
+        .plan(&input.session_id, now())
+        .await?
+        .ok_or_else(|| TaskError::Input(format!("session {} has no plan", input.session_id)))?;
     let chunks: Vec<Chunk> = serde_json::from_value(manifest.chunks.clone())
         .map_err(|e| TaskError::Input(e.to_string()))?;
     let mut results: Vec<Option<ChunkResult>> = (0..chunks.len()).map(|_| None).collect();
@@ -429,7 +433,14 @@ async fn record_failure<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
     }
     let (provider, model, chunks_total, tickets) = manifest.map_or_else(
         || (PLANNER_PROVIDER.to_owned(), PLANNER_MODEL.to_owned(), 0, 0),
-        |m| (m.provider.clone(), m.model.clone(), m.chunks_total, m.tickets),
+        |m| {
+            (
+                m.provider.clone(),
+                m.model.clone(),
+                m.chunks_total,
+                m.tickets,
+            )
+        },
     );
     ctx.publish
         .publish(

@@ -31,8 +31,8 @@ use dtg_core::session::Position;
 
 use super::{
     ADMIN_REQUIRED, AdfResult, BULK_LIMIT, COMPLETED, DEFAULT_SETTLE_SECS, EXPORT_FAILED,
-    EXPORTING, ErrorCategory, ExportError, ExportFailure, ExportLease, ExportSettings, ExportState, Exported,
-    LinkMode, MAX_RETRIES, Phase, REVIEW, Result, StepReport, audit, check_adf,
+    EXPORTING, ErrorCategory, ExportError, ExportFailure, ExportLease, ExportSettings, ExportState,
+    Exported, LinkMode, MAX_RETRIES, Phase, REVIEW, Result, StepReport, audit, check_adf,
     links_made_at_create, load, load_plan, progress, results, retry_export, start_export, step,
 };
 use crate::jira::Jira;
@@ -990,6 +990,8 @@ struct Driver<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> {
     run_id: &'a str,
 }
 
+// One per step, on the stack for a moment: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Acquired<'a, 'r, T: Table> {
     Lease(Lease<'a, 'r, T>),
     /// The session is not exporting: the report of one step says where it is.

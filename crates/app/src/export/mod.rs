@@ -2125,12 +2125,12 @@ async fn record_stop<T: Table>(
     )
     .await?;
     let progress = progress(&session.value.id, &state, plan, exported);
-    return Ok(StepReport {
+    Ok(StepReport {
         state,
         progress,
         wait_hint,
         done: true,
-    });
+    })
 }
 
 /// Stops a running export with `failed` from outside the engine (its
@@ -2171,7 +2171,6 @@ pub(crate) async fn stop_from_outside<T: Table>(
     .await?;
     Ok(())
 }
-
 
 /// The results of a session's export (seed `004_*`), as far as it got.
 ///

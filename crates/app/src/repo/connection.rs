@@ -90,6 +90,68 @@ impl<T: Table> Repos<'_, T> {
         Ok(())
     }
 
+    /// Records a connection that signed in but follows no session yet
+    /// (API Gateway's `$connect`).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn open_connection(&self, id: &str, user: &str, now: Timestamp) -> Result<()> {
+        let connection = Connection {
+            id: id.to_owned(),
+            session: String::new(),
+            user: user.to_owned(),
+            connected_at: now,
+        };
+        let (own, _) = item(
+            &keys::connection(id),
+            keys::META,
+            &connection,
+            None,
+            Some(now + CONNECTION_TTL_SECONDS),
+        )?;
+        self.table.put(own, Condition::None, now).await?;
+        Ok(())
+    }
+
+    /// A connection, if it is open.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn connection(&self, id: &str, now: Timestamp) -> Result<Option<Connection>> {
+        Ok(self
+            .load::<Connection>(&keys::connection(id), keys::META, now)
+            .await?
+            .map(|c| c.value))
+    }
+
+    /// Makes an open connection follow `session` (instead of the one it
+    /// followed, if any).
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn follow(
+        &self,
+        connection: &Connection,
+        session: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        if !connection.session.is_empty() && connection.session != session {
+            self.table
+                .delete(
+                    &keys::session(&connection.session),
+                    &keys::connection(&connection.id),
+                    Condition::None,
+                    now,
+                )
+                .await?;
+        }
+        let following = Connection {
+            session: session.to_owned(),
+            ..connection.clone()
+        };
+        self.connect(&following, now).await
+    }
+
     /// The live connections listening to a session.
     ///
     /// # Errors

@@ -350,4 +350,3 @@ async fn aws_adapters(config: &aws_config::SdkConfig) -> (dtg_aws::DynamoTable, 
     blobs.create_if_missing().await.unwrap();
     (table, blobs)
 }
-
