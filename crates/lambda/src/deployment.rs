@@ -82,6 +82,7 @@ impl Settings {
             "DTG_LLM_TEMPERATURE",
             "DTG_LLM_PRICES",
             "DTG_JIRA_SETTLE_SECS",
+            "DTG_S3_PATH_STYLE",
         ] {
             if let Some(v) = get(name) {
                 vars.insert(name.to_owned(), v);

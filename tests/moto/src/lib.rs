@@ -25,12 +25,15 @@ pub struct Moto {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub endpoint: String,
+    /// Where its request recorder writes.
+    recording: std::path::PathBuf,
 }
 
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.recording);
     }
 }
 
@@ -40,8 +43,7 @@ impl Moto {
     /// # Panics
     /// When moto cannot be started: it says to run `make test`, which installs it.
     pub fn start() -> Self {
-        let program =
-            std::env::var("DTG_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
+        let program = std::env::var("DTG_MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
         let mut last = String::new();
         for _ in 0..ATTEMPTS {
             match start_once(&program) {
@@ -68,8 +70,13 @@ fn start_once(program: &str) -> Result<Moto, String> {
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free loopback port: {e}"))?
         .port();
+    // moto's request recorder writes to a file, by default in the working
+    // directory; each server gets its own, fresh.
+    let recording = std::env::temp_dir().join(format!("dtg-moto-{port}.recording"));
+    let _ = std::fs::remove_file(&recording);
     let child = Command::new(program)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_RECORDER_FILEPATH", &recording)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -79,6 +86,7 @@ fn start_once(program: &str) -> Result<Moto, String> {
     let mut moto = Moto {
         child,
         endpoint: format!("http://127.0.0.1:{port}"),
+        recording,
     };
     let started = Instant::now();
     loop {
