@@ -8,69 +8,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use common::{Client, Options, root, spawn};
+use common::{Client, Options, follow, sample, spawn, until};
 use dtg_core::csv::{Limits, SourceFile, validate};
-use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-
-/// Opens the progress WebSocket for `session` and forwards every message.
-async fn follow(client: &Client, session: &str) -> mpsc::UnboundedReceiver<Value> {
-    let ticket = client.post("/api/v1/ws/ticket", json!({})).await;
-    assert_eq!(ticket.status, 200, "{}", ticket.text);
-    let url = format!(
-        "{}{}?ticket={}",
-        client.base.replace("http://", "ws://"),
-        ticket.body["url"].as_str().unwrap(),
-        ticket.body["ticket"].as_str().unwrap()
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    socket
-        .send(Message::text(
-            json!({"action": "subscribe", "session_id": session}).to_string(),
-        ))
-        .await
-        .unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(Message::Text(text))) = socket.next().await {
-            if let Ok(v) = serde_json::from_str::<Value>(&text)
-                && tx.send(v).is_err()
-            {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Messages until one of type `until` (or the time runs out).
-async fn until(rx: &mut mpsc::UnboundedReceiver<Value>, until: &str, secs: u64) -> Vec<Value> {
-    let mut seen = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(m)) => {
-                let done = m["type"] == until;
-                seen.push(m);
-                if done {
-                    return seen;
-                }
-            }
-            _ => panic!(
-                "no {until} message within {secs} s; saw {:?}",
-                seen.iter().map(|m| m["type"].clone()).collect::<Vec<_>>()
-            ),
-        }
-    }
-}
-
-fn sample() -> std::path::PathBuf {
-    root().join("sample_data/uwec_complete")
-}
 
 // GIVEN a server with accounts on SQLite and a blob folder, the Jira
 // emulator and the LLM emulator

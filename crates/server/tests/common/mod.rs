@@ -47,6 +47,10 @@ pub struct Options {
     pub accounts: bool,
     /// Offer OpenAI's gpt-4o-mini through the LLM emulator.
     pub llm: bool,
+    /// The LLM emulator's script (default: good answers at once).
+    pub llm_script: Option<Script>,
+    /// HTTP attempts per LLM request (`DTG_LLM_MAX_ATTEMPTS`; default the client's).
+    pub llm_attempts: Option<u32>,
 }
 
 pub async fn spawn(options: Options) -> TestApp {
@@ -58,7 +62,11 @@ pub async fn spawn(options: Options) -> TestApp {
     let jira = JiraEmulator::start(config).await.unwrap();
     let base = jira.base_url();
     let llm = if options.llm {
-        Some(LlmEmulator::start(Script::default()).await.unwrap())
+        Some(
+            LlmEmulator::start(options.llm_script.clone().unwrap_or_default())
+                .await
+                .unwrap(),
+        )
     } else {
         None
     };
@@ -70,6 +78,7 @@ pub async fn spawn(options: Options) -> TestApp {
                 "DTG_LLM_PROVIDER" => Some("openai".to_owned()),
                 "DTG_LLM_BASE_URL" => Some(url.clone()),
                 "DTG_LLM_API_KEY" => Some("sk-test".to_owned()),
+                "DTG_LLM_MAX_ATTEMPTS" => options.llm_attempts.map(|n| n.to_string()),
                 _ => None,
             })
             .unwrap();
@@ -349,4 +358,67 @@ async fn aws_adapters(config: &aws_config::SdkConfig) -> (dtg_aws::DynamoTable, 
     let blobs = dtg_aws::S3Blobs::new(s3, &name);
     blobs.create_if_missing().await.unwrap();
     (table, blobs)
+}
+
+/// Opens the progress WebSocket for `session` and forwards every message.
+pub async fn follow(client: &Client, session: &str) -> tokio::sync::mpsc::UnboundedReceiver<Value> {
+    let ticket = client.post("/api/v1/ws/ticket", json!({})).await;
+    assert_eq!(ticket.status, 200, "{}", ticket.text);
+    let url = format!(
+        "{}{}?ticket={}",
+        client.base.replace("http://", "ws://"),
+        ticket.body["url"].as_str().unwrap(),
+        ticket.body["ticket"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    futures_util::SinkExt::send(
+        &mut socket,
+        tokio_tungstenite::tungstenite::Message::text(
+            json!({"action": "subscribe", "session_id": session}).to_string(),
+        ),
+    )
+    .await
+    .unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) =
+            futures_util::StreamExt::next(&mut socket).await
+        {
+            if let Ok(v) = serde_json::from_str::<Value>(&text)
+                && tx.send(v).is_err()
+            {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Messages until one of type `until` (or the time runs out).
+pub async fn until(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>,
+    until: &str,
+    secs: u64,
+) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(m)) => {
+                let done = m["type"] == until;
+                seen.push(m);
+                if done {
+                    return seen;
+                }
+            }
+            _ => panic!(
+                "no {until} message within {secs} s; saw {:?}",
+                seen.iter().map(|m| m["type"].clone()).collect::<Vec<_>>()
+            ),
+        }
+    }
+}
+
+pub fn sample() -> std::path::PathBuf {
+    root().join("sample_data/uwec_complete")
 }
