@@ -62,6 +62,7 @@ async fn every_route_checks_who_calls() {
         accounts: true,
         llm: false,
         aws: None,
+        ..Options::default()
     })
     .await;
     let alice = Client::signed_in(
@@ -199,6 +200,7 @@ async fn signing_out_ends_the_cookie() {
         accounts: true,
         llm: false,
         aws: None,
+        ..Options::default()
     })
     .await;
     let alice = Client::signed_in(
@@ -236,6 +238,7 @@ async fn signing_in_with_atlassian() {
         accounts: true,
         llm: false,
         aws: None,
+        ..Options::default()
     })
     .await;
     let browser = Client::anonymous(&app);

@@ -24,6 +24,7 @@ async fn the_whole_flow_on_sqlite_and_a_folder() {
         accounts: true,
         llm: true,
         aws: None,
+        ..Options::default()
     })
     .await;
     walk(&app).await;
@@ -39,6 +40,7 @@ async fn the_whole_flow_on_dynamodb_and_s3() {
         accounts: true,
         llm: true,
         aws: Some(moto.sdk_config().await),
+        ..Options::default()
     })
     .await;
     walk(&app).await;
