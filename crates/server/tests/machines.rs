@@ -129,6 +129,20 @@ async fn the_machines_recover_from_a_throttled_chunk_a_failed_chunk_and_a_failed
     assert_eq!(retry.status, 202, "{}", retry.text);
     let messages = until(&mut progress, "export_complete", 300).await;
     let complete = messages.last().unwrap();
+    assert_eq!(
+        stopped
+            .iter()
+            .chain(&messages)
+            .filter(|m| m["type"] == "export_failed")
+            .count(),
+        1,
+        "each end is announced once"
+    );
+    while let Ok(Some(late)) =
+        tokio::time::timeout(std::time::Duration::from_secs(2), progress.recv()).await
+    {
+        assert_ne!(late["type"], "export_complete", "announced twice");
+    }
     assert!(
         app.jira.duplicates().is_empty(),
         "{:?}",

@@ -879,9 +879,10 @@ pub async fn run_export<T: Table, J: Jira, P: Publish, C: Clock>(
 /// Runs one step of a started export for the run `run_id`, as one task of
 /// the export state machine does: takes over (or renews) the run's lease,
 /// runs [`step`] while renewing it, publishes `export_progress`, and then
-/// either publishes the end (`export_complete` or `export_failed`) and
-/// releases the lease, or extends the lease past the wait the report asks
-/// for, which the caller waits out (a `Wait` state) before the next step.
+/// either releases the lease when the export is over (the machine's last
+/// task, [`finish_run`], publishes `export_complete` or `export_failed`), or
+/// extends the lease past the wait the report asks for, which the caller
+/// waits out (a `Wait` state) before the next step.
 /// A session at another stage is stepped once (which reports where it is).
 ///
 /// # Errors
@@ -910,7 +911,8 @@ pub async fn drive_step<T: Table, J: Jira, P: Publish, C: Clock>(
     };
     let (report, message) = driver.step_under(&lease).await?;
     if report.done {
-        driver.finish(&report, &lease).await;
+        // The end is published once, by the machine's last task ([`finish_run`]).
+        lease.release(clock.now()).await;
     } else if lease.lost.load(Ordering::Relaxed) {
         return Err(driver.running(report.state.task_id));
     } else if report.wait_hint.is_zero() {
