@@ -129,3 +129,66 @@ pub struct ValidateRun {
     /// The run's id.
     pub run_id: String,
 }
+
+/// A job as its runner starts it: the input of its queue message or
+/// state-machine execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobRun {
+    /// A validation message.
+    Validate(ValidateRun),
+    /// A processing execution, named by its `task_id`.
+    Process(ProcessingRun),
+    /// An export execution, named by its `run_id`.
+    Export(ExportRun),
+}
+
+impl Job {
+    /// The run that starts this job, with `id` as the id of a new
+    /// validation or processing run; a model whose provider `offered` does
+    /// not accept is refused.
+    ///
+    /// # Errors
+    /// [`JobError::Refused`] for a provider not offered.
+    pub fn into_run(self, offered: impl Fn(&str) -> bool, id: String) -> Result<JobRun, JobError> {
+        Ok(match self {
+            Self::Validate { session, actor } => JobRun::Validate(ValidateRun {
+                session_id: session,
+                actor,
+                run_id: id,
+            }),
+            Self::Process {
+                session,
+                actor,
+                granularity,
+                wording,
+            } => {
+                if let Some(choice) = &wording
+                    && !offered(&choice.provider)
+                {
+                    return Err(JobError::Refused(format!(
+                        "this deployment does not offer {}",
+                        choice.provider
+                    )));
+                }
+                JobRun::Process(ProcessingRun {
+                    session_id: session,
+                    task_id: id,
+                    actor,
+                    granularity,
+                    wording,
+                })
+            }
+            Self::Export {
+                session,
+                actor,
+                run,
+            } => JobRun::Export(ExportRun {
+                session_id: session,
+                actor,
+                run_id: run,
+                task_id: String::new(),
+                generation: 0,
+            }),
+        })
+    }
+}

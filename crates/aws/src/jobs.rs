@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;
-use dtg_app::jobs::{ExportRun, Job, JobError, Jobs, ProcessingRun, ValidateRun};
+use dtg_app::jobs::{Job, JobError, JobRun, Jobs};
 
 /// Starts jobs on SQS and Step Functions.
 #[derive(Debug, Clone)]
@@ -82,60 +82,23 @@ fn json<V: serde::Serialize>(value: &V) -> Result<String, JobError> {
 
 impl Jobs for AwsJobs {
     async fn start(&self, job: Job) -> Result<(), JobError> {
-        match job {
-            Job::Validate { session, actor } => {
-                let body = json(&ValidateRun {
-                    session_id: session,
-                    actor,
-                    run_id: new_id(),
-                })?;
+        match job.into_run(|p| self.providers.contains(p), new_id())? {
+            JobRun::Validate(run) => {
                 self.sqs
                     .send_message()
                     .queue_url(&self.queue_url)
-                    .message_body(body)
+                    .message_body(json(&run)?)
                     .send()
                     .await
                     .map_err(|e| JobError::Unavailable(describe(&e)))?;
                 Ok(())
             }
-            Job::Process {
-                session,
-                actor,
-                granularity,
-                wording,
-            } => {
-                if let Some(choice) = &wording
-                    && !self.providers.contains(&choice.provider)
-                {
-                    return Err(JobError::Refused(format!(
-                        "this deployment does not offer {}",
-                        choice.provider
-                    )));
-                }
-                let run = ProcessingRun {
-                    session_id: session,
-                    task_id: new_id(),
-                    actor,
-                    granularity,
-                    wording,
-                };
-                let input = json(&run)?;
-                self.start_execution(&self.processing_machine, &run.task_id, input)
+            JobRun::Process(run) => {
+                self.start_execution(&self.processing_machine, &run.task_id, json(&run)?)
                     .await
             }
-            Job::Export {
-                session,
-                actor,
-                run,
-            } => {
-                let input = json(&ExportRun {
-                    session_id: session,
-                    actor,
-                    run_id: run.clone(),
-                    task_id: String::new(),
-                    generation: 0,
-                })?;
-                self.start_execution(&self.export_machine, &run, input)
+            JobRun::Export(run) => {
+                self.start_execution(&self.export_machine, &run.run_id, json(&run)?)
                     .await
             }
         }

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use dtg_app::jobs::{ExportRun, Job, JobError, Jobs, ProcessingRun, ValidateRun};
+use dtg_app::jobs::{Job, JobError, JobRun, Jobs};
 use dtg_app::store::{Blobs, Table};
 use dtg_core::csv::Limits;
 use dtg_embedded::Hub;
@@ -131,59 +131,25 @@ fn new_id() -> String {
 
 impl<T: Table, B: Blobs> Jobs for LocalJobs<T, B> {
     async fn start(&self, job: Job) -> Result<(), JobError> {
-        match job {
-            Job::Validate { session, actor } => {
+        let offered = |p: &str| self.inner.ctx.llm.contains_key(p);
+        match job.into_run(offered, new_id())? {
+            JobRun::Validate(run) => {
                 let inner = Arc::clone(&self.inner);
                 tokio::spawn(async move {
-                    let job = ValidateRun {
-                        session_id: session,
-                        actor,
-                        run_id: new_id(),
-                    };
-                    if let Err(e) = send(dtg_tasks::uploads::validate(&inner.ctx, &job)).await {
-                        tracing::error!(session = %job.session_id, error = %e, "validation failed");
+                    if let Err(e) = send(dtg_tasks::uploads::validate(&inner.ctx, &run)).await {
+                        tracing::error!(session = %run.session_id, error = %e, "validation failed");
                     }
                 });
                 Ok(())
             }
-            Job::Process {
-                session,
-                actor,
-                granularity,
-                wording,
-            } => {
-                if let Some(choice) = &wording
-                    && !self.inner.ctx.llm.contains_key(&choice.provider)
-                {
-                    return Err(JobError::Refused(format!(
-                        "this server does not offer {}",
-                        choice.provider
-                    )));
-                }
-                let run = ProcessingRun {
-                    session_id: session,
-                    task_id: new_id(),
-                    actor,
-                    granularity,
-                    wording,
-                };
+            JobRun::Process(run) => {
                 let input = to_value(&run)?;
                 Inner::start(&self.inner, PROCESSING, run.task_id, input)
                     .map_err(|f| JobError::Unavailable(f.cause))
             }
-            Job::Export {
-                session,
-                actor,
-                run,
-            } => {
-                let input = to_value(&ExportRun {
-                    session_id: session,
-                    actor,
-                    run_id: run.clone(),
-                    task_id: String::new(),
-                    generation: 0,
-                })?;
-                match Inner::start(&self.inner, EXPORT, run, input) {
+            JobRun::Export(run) => {
+                let input = to_value(&run)?;
+                match Inner::start(&self.inner, EXPORT, run.run_id, input) {
                     Ok(()) => Ok(()),
                     // The same run: it runs already.
                     Err(f) if f.error == ALREADY_EXISTS => Ok(()),
