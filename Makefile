@@ -4,7 +4,7 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all build test deps lint fmt bench run clean infra-check
+.PHONY: all build test deps lint fmt bench run clean infra-check functions
 
 all: build
 
@@ -22,8 +22,12 @@ CFN_LINT_VERSION := 1.58.0
 SAM_VENV := .tools/sam-$(SAM_VERSION)
 SAM := $(SAM_VENV)/bin/sam
 ASL_VALIDATOR := tests/infra/node_modules/.package-lock.json
+ASL_RUNNER := tests/asl/node_modules/.package-lock.json
+CARGO_LAMBDA_VERSION := 1.9.2
+CARGO_LAMBDA_VENV := .tools/cargo-lambda-$(CARGO_LAMBDA_VERSION)
+CARGO_LAMBDA := $(CARGO_LAMBDA_VENV)/bin/cargo-lambda
 
-deps: tests/adf/node_modules/.package-lock.json $(MOTO) $(SCHEMATHESIS) $(SAM) $(ASL_VALIDATOR)
+deps: tests/adf/node_modules/.package-lock.json $(MOTO) $(SCHEMATHESIS) $(SAM) $(ASL_VALIDATOR) $(ASL_RUNNER)
 	@command -v $(CARGO) >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
 tests/adf/node_modules/.package-lock.json: tests/adf/package.json tests/adf/package-lock.json
@@ -58,12 +62,30 @@ $(ASL_VALIDATOR): tests/infra/package.json tests/infra/package-lock.json
 	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required for the state machine checks" >&2; exit 1; }
 	cd tests/infra && npm ci --no-audit --no-fund
 
-## Runs every test of the workspace, then the API contract test: schemathesis
-## against `dtg serve` (the debug build `cargo test` already compiled).
+## cargo-lambda (it brings zig, the cross linker) builds the functions as SAM does.
+$(CARGO_LAMBDA):
+	@command -v python3 >/dev/null || { echo "python3 is required to install cargo-lambda" >&2; exit 1; }
+	python3 -m venv $(CARGO_LAMBDA_VENV)
+	$(CARGO_LAMBDA_VENV)/bin/pip install --quiet 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+
+## Every Lambda built for arm64 and zipped as SAM deploys it, with each zip's size.
+functions: $(CARGO_LAMBDA)
+	CARGO_LAMBDA_VENV=$(CARGO_LAMBDA_VENV) tests/infra/build-functions.sh
+
+## aws-local-stepfunctions runs the state machines as an independent interpreter
+## (tests/asl/run.mjs; crates/lambda/tests/independent.rs drives it).
+$(ASL_RUNNER): tests/asl/package.json tests/asl/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (Node.js 20+) is required for the state machine runs" >&2; exit 1; }
+	cd tests/asl && npm ci --no-audit --no-fund
+
+## Builds every binary (`dtg`, and the functions the state-machine runs invoke),
+## runs every test of the workspace, the state machines' own tests, then the API
+## contract test: schemathesis against `dtg serve`.
 test: deps
+	$(CARGO) build --workspace --bins --locked
 	DTG_MOTO_SERVER=$(abspath $(MOTO)) $(CARGO) test --workspace --lib --bins --tests --locked
 	$(CARGO) test --workspace --doc --locked
-	$(CARGO) build -p dtg-cli --locked
+	cd tests/asl && npm test
 	CARGO="$(CARGO)" SCHEMATHESIS=$(abspath $(SCHEMATHESIS)) tests/api-contract/run.sh
 	$(MAKE) infra-check
 
@@ -84,7 +106,8 @@ fmt:
 ## 10,000 ticket writes and a full session read on SQLite, and on DynamoDB (moto) for reference;
 ## LLM generation of 1,000 tickets against the emulator (2 s per answer, concurrency 8);
 ## export of 1,000 tickets and their links to the Jira emulator with Jira Cloud's rate limits;
-## dtg serve under 50 clients reading and editing a 1,000-ticket session.
+## dtg serve under 50 clients reading and editing a 1,000-ticket session;
+## the export machine's transitions, Lambda time and DynamoDB units per 1,000 tickets.
 bench: deps
 	$(CARGO) bench -p dtg-core
 	$(CARGO) bench -p dtg-embedded --bench store
@@ -92,6 +115,7 @@ bench: deps
 	$(CARGO) bench -p dtg-llm
 	$(CARGO) bench -p dtg-e2e --bench export
 	$(CARGO) bench -p dtg-e2e --bench serve
+	$(CARGO) bench -p dtg-e2e --bench machines
 
 ## Validates the complete sample site.
 run:

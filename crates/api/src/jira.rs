@@ -424,7 +424,7 @@ pub async fn export_session<B: Backend>(
         sprint: ask.sprint,
         batch_size,
         link_mode: ask.link_mode.unwrap_or_default(),
-        ..ExportRequest::default()
+        settle_secs: api.config.settle_secs,
     };
     let run_id = new_id();
     let begun = begin_export(

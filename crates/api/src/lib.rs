@@ -103,6 +103,9 @@ pub struct ApiConfig {
     /// (`http://localhost:8080` beside `http://127.0.0.1:8080`); CORS still
     /// allows only `web_origin`.
     pub same_origins: Vec<String>,
+    /// How long a Jira create whose answer was lost may still be running
+    /// there: an export's retry waits that long before looking for it.
+    pub settle_secs: u64,
 }
 
 impl ApiConfig {
@@ -120,6 +123,7 @@ impl ApiConfig {
             websocket_url: None,
             status_poll_seconds: 2,
             same_origins: Vec::new(),
+            settle_secs: dtg_app::export::DEFAULT_SETTLE_SECS,
         }
     }
 

@@ -82,11 +82,19 @@ impl Settings {
             "DTG_LLM_TEMPERATURE",
             "DTG_LLM_PRICES",
             "DTG_JIRA_SETTLE_SECS",
+            "DTG_JIRA_TIMEOUT_SECS",
             "DTG_S3_PATH_STYLE",
         ] {
             if let Some(v) = get(name) {
                 vars.insert(name.to_owned(), v);
             }
+        }
+        if let Some(v) = vars.get("DTG_JIRA_SETTLE_SECS")
+            && v.parse::<u64>().is_err()
+        {
+            return Err(ConfigError::Invalid(format!(
+                "DTG_JIRA_SETTLE_SECS is {v:?}: give whole seconds (60 by default)"
+            )));
         }
         Ok(Self {
             table: get("DTG_TABLE").ok_or(ConfigError::Missing("DTG_TABLE"))?,
@@ -270,11 +278,31 @@ impl Deployment {
             }),
             _ => None,
         };
+        let timeout = match settings.vars.get("DTG_JIRA_TIMEOUT_SECS") {
+            Some(v) => Some(
+                v.parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s <= 600.0)
+                    .map(std::time::Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        ConfigError::Invalid(format!(
+                            "DTG_JIRA_TIMEOUT_SECS is {v:?}: give the seconds a Jira request may take (more than 0, at most 600)"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
         let jira = Arc::new(
             SiteAccess::new(
                 Arc::clone(&table),
                 cipher.clone(),
-                |site: &str| JiraConfig::new(site),
+                move |site: &str| {
+                    let mut config = JiraConfig::new(site);
+                    if let Some(t) = timeout {
+                        config.request_timeout = t;
+                    }
+                    config
+                },
                 oauth.clone(),
             )
             .map_err(|e| ConfigError::Invalid(e.to_string()))?,
@@ -301,6 +329,7 @@ impl Deployment {
                 jira,
                 llm,
                 limits: Limits::default(),
+                plans: dtg_app::export::PlanCache::default(),
             },
             settings,
             sdk,
@@ -352,6 +381,14 @@ impl Deployment {
     pub fn api_config(&self) -> ApiConfig {
         let mut config = ApiConfig::new(AuthMode::Accounts { token_form: true });
         config.secure_cookies = true;
+        if let Some(secs) = self
+            .settings
+            .vars
+            .get("DTG_JIRA_SETTLE_SECS")
+            .and_then(|v| v.parse().ok())
+        {
+            config.settle_secs = secs;
+        }
         config.web_origin.clone_from(&self.settings.web_origin);
         config
             .websocket_url

@@ -116,6 +116,7 @@ impl<T: Table, B: Blobs> LocalJobs<T, B> {
                     jira,
                     llm,
                     limits: Limits::default(),
+                    plans: dtg_app::export::PlanCache::default(),
                 },
                 processing,
                 export,

@@ -19,7 +19,7 @@ use dtg_llm::LlmConfig;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
-pub use jobs::LocalJobs;
+pub use jobs::{EXPORT_ASL, LocalJobs, PROCESSING_ASL, substitutions};
 
 /// Seconds since the Unix epoch.
 #[must_use]

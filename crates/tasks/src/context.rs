@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use dtg_app::export::PlanCache;
 use dtg_app::jira::JiraAccess;
 use dtg_app::progress::Publish;
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
@@ -30,6 +31,8 @@ pub struct TaskContext<T: Table, B: Blobs, P: Publish, A: JiraAccess> {
     pub llm: BTreeMap<String, LlmConfig>,
     /// File limits for validation.
     pub limits: Limits,
+    /// The plan of the export this process steps, kept between its steps.
+    pub plans: PlanCache,
 }
 
 impl<T: Table, B: Blobs, P: Publish, A: JiraAccess> TaskContext<T, B, P, A> {
@@ -64,6 +67,22 @@ pub struct StateError {
     /// What it said.
     #[serde(rename = "Cause", default)]
     pub cause: String,
+}
+
+impl StateError {
+    /// What went wrong, in words: Step Functions gives a Lambda's error as
+    /// the JSON `{"errorType", "errorMessage", "trace"}`, whose message is
+    /// taken; any other cause is kept as it is.
+    #[must_use]
+    pub fn message(&self) -> String {
+        #[derive(Deserialize)]
+        struct LambdaCause {
+            #[serde(rename = "errorMessage")]
+            error_message: String,
+        }
+        serde_json::from_str::<LambdaCause>(&self.cause)
+            .map_or_else(|_| self.cause.clone(), |c| c.error_message)
+    }
 }
 
 /// Seconds since the Unix epoch.

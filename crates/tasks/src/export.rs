@@ -96,6 +96,7 @@ pub async fn step<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
                 &client,
                 ctx.publish.as_ref(),
                 &SystemClock,
+                &ctx.plans,
                 &input.session_id,
                 &input.actor,
                 &input.run_id,
@@ -160,7 +161,8 @@ pub async fn finish<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
                 code: "export_task_failed".to_owned(),
                 user_message: format!(
                     "The export stopped: one of its steps failed ({}: {}).",
-                    failed.error, failed.cause
+                    failed.error,
+                    failed.message()
                 ),
                 recovery_actions: vec![
                     "Retry the export: it resumes where it stopped and creates nothing twice"

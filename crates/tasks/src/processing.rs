@@ -195,7 +195,8 @@ pub async fn generate_chunk<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
             input.chunk,
             &format!(
                 "the model could not write it ({}: {})",
-                failed.error, failed.cause
+                failed.error,
+                failed.message()
             ),
         ),
         None => {
@@ -397,17 +398,18 @@ async fn record_failure<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
             ErrorCategory::AdminRequired,
             format!(
                 "The model provider refused the request ({}); the tickets keep the planner's text. Check the key and the model, then process again.",
-                failure.cause
+                failure.message()
             ),
         ),
         "Session.Invalid" | "Session.WrongStage" | "Session.NotFound" => {
-            (ErrorCategory::UserFixable, failure.cause.clone())
+            (ErrorCategory::UserFixable, failure.message())
         }
         _ => (
             ErrorCategory::Temporary,
             format!(
                 "Processing stopped ({}: {}); process the session again.",
-                failure.error, failure.cause
+                failure.error,
+                failure.message()
             ),
         ),
     };

@@ -1,17 +1,20 @@
 //! Helpers for the end-to-end tests of the export: the sample site's plan, a
-//! synthetic plan of any size, a session ready to export, on SQLite, and the
-//! check that an export ended with everything in Jira exactly once.
+//! synthetic plan of any size, a session ready to export on any table, a
+//! table metering DynamoDB's units, and the check that an export ended with
+//! everything in Jira exactly once.
+
+pub mod metered;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use dtg_app::export::{ExportSettings, Exported, ExportedKind, check_adf, start_export};
 use dtg_app::jira::TICKET_PROPERTY;
 use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_app::store::Table;
 use dtg_app::workflow::Run;
 use dtg_core::csv::{Limits, SourceFile, validate};
 use dtg_core::plan::{Dependency, Plan, PlanSettings, Ticket, plan};
 use dtg_core::session::{Position, Stage, Status};
-use dtg_embedded::SqliteTable;
 use dtg_jira_emulator::{Issue, JiraEmulator};
 
 /// A fixed clock for the tests.
@@ -156,8 +159,8 @@ fn empty_epics(sample: &Plan, epics: usize) -> Plan {
 ///
 /// # Panics
 /// When the store refuses any step.
-pub async fn session_ready_to_export(
-    table: &SqliteTable,
+pub async fn session_ready_to_export<T: Table>(
+    table: &T,
     id: &str,
     plan: &Plan,
     settings: ExportSettings,

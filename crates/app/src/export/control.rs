@@ -32,8 +32,9 @@ use dtg_core::session::Position;
 use super::{
     ADMIN_REQUIRED, AdfResult, BULK_LIMIT, COMPLETED, DEFAULT_SETTLE_SECS, EXPORT_FAILED,
     EXPORTING, ErrorCategory, ExportError, ExportFailure, ExportLease, ExportSettings, ExportState,
-    Exported, LinkMode, MAX_RETRIES, Phase, REVIEW, Result, StepReport, audit, check_adf,
-    links_made_at_create, load, load_plan, progress, results, retry_export, start_export, step,
+    Exported, LinkMode, MAX_RETRIES, Phase, PlanCache, REVIEW, Result, StepReport, audit,
+    check_adf, links_made_at_create, load, load_plan, progress, results, retry_export,
+    start_export, step, step_with,
 };
 use crate::jira::Jira;
 use crate::progress::{
@@ -844,9 +845,11 @@ pub async fn run_export<T: Table, J: Jira, P: Publish, C: Clock>(
     actor: &str,
     run_id: &str,
 ) -> Result<StepReport> {
+    let plans = PlanCache::default();
     let driver = Driver {
         repos,
         jira,
+        plans: &plans,
         publish,
         clock,
         session_id,
@@ -884,14 +887,17 @@ pub async fn run_export<T: Table, J: Jira, P: Publish, C: Clock>(
 /// extends the lease past the wait the report asks for, which the caller
 /// waits out (a `Wait` state) before the next step.
 /// A session at another stage is stepped once (which reports where it is).
+/// `plans` keeps the export's plan between the steps a process runs.
 ///
 /// # Errors
 /// As [`run_export`].
+#[allow(clippy::too_many_arguments)]
 pub async fn drive_step<T: Table, J: Jira, P: Publish, C: Clock>(
     repos: &Repos<'_, T>,
     jira: &J,
     publish: &P,
     clock: &C,
+    plans: &PlanCache,
     session_id: &str,
     actor: &str,
     run_id: &str,
@@ -899,6 +905,7 @@ pub async fn drive_step<T: Table, J: Jira, P: Publish, C: Clock>(
     let driver = Driver {
         repos,
         jira,
+        plans,
         publish,
         clock,
         session_id,
@@ -985,6 +992,7 @@ pub async fn finish_run<T: Table, P: Publish, C: Clock>(
 struct Driver<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> {
     repos: &'a Repos<'r, T>,
     jira: &'a J,
+    plans: &'a PlanCache,
     publish: &'a P,
     clock: &'a C,
     session_id: &'a str,
@@ -1074,8 +1082,13 @@ impl<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> Driver<'a, 'r, T, J, P, C>
         let clock = self.clock;
         let now = clock.now();
         let stepped = {
-            let stepping =
-                std::pin::pin!(step(self.repos, self.jira, self.session_id, self.run(now)));
+            let stepping = std::pin::pin!(step_with(
+                self.repos,
+                self.jira,
+                self.plans,
+                self.session_id,
+                self.run(now)
+            ));
             let heartbeat = std::pin::pin!(async {
                 loop {
                     clock.sleep(HEARTBEAT).await;

@@ -791,6 +791,59 @@ pub fn classify(err: &JiraError, project: &str, now: Timestamp) -> ExportFailure
     }
 }
 
+/// The plan of the export a process is running, kept between its steps so
+/// that a step reads the few items it changes, not every ticket again. A
+/// plan cannot change while its session exports (review edits are refused
+/// outside review, and going back to review starts a new export task), so
+/// the plan read at one step of an export task holds for all of them.
+#[derive(Debug, Default)]
+pub struct PlanCache {
+    slot: std::sync::Mutex<Option<CachedPlan>>,
+}
+
+#[derive(Debug)]
+struct CachedPlan {
+    session: String,
+    task_id: String,
+    started_at: Timestamp,
+    plan: std::sync::Arc<Plan>,
+}
+
+impl PlanCache {
+    /// The plan of `state`'s export of `session_id`, read once per export task.
+    async fn plan<T: Table>(
+        &self,
+        repos: &Repos<'_, T>,
+        session_id: &str,
+        state: &ExportState,
+        now: Timestamp,
+    ) -> Result<std::sync::Arc<Plan>> {
+        let held = |c: &CachedPlan| {
+            c.session == session_id
+                && c.task_id == state.task_id
+                && c.started_at == state.started_at
+        };
+        if let Some(c) = self.lock().as_ref().filter(|c| held(c)) {
+            return Ok(std::sync::Arc::clone(&c.plan));
+        }
+        let plan = std::sync::Arc::new(load_plan(repos, session_id, now).await?);
+        *self.lock() = Some(CachedPlan {
+            session: session_id.to_owned(),
+            task_id: state.task_id.clone(),
+            started_at: state.started_at,
+            plan: std::sync::Arc::clone(&plan),
+        });
+        Ok(plan)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CachedPlan>> {
+        // A panic while holding it left a whole value or none: still usable.
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// Runs the next step of a started export.
 ///
 /// # Errors
@@ -802,6 +855,20 @@ pub async fn step<T: Table, J: Jira>(
     session_id: &str,
     run: Run<'_>,
 ) -> Result<StepReport> {
+    step_with(repos, jira, &PlanCache::default(), session_id, run).await
+}
+
+/// [`step`], with the plan from `plans` when it holds this export's.
+///
+/// # Errors
+/// As [`step`].
+pub async fn step_with<T: Table, J: Jira>(
+    repos: &Repos<'_, T>,
+    jira: &J,
+    plans: &PlanCache,
+    session_id: &str,
+    run: Run<'_>,
+) -> Result<StepReport> {
     let session = load(repos, session_id, run.now).await?;
     if session.value.position != EXPORTING {
         return at_rest(repos, &session.value, run.now).await;
@@ -810,7 +877,9 @@ pub async fn step<T: Table, J: Jira>(
         .export_state(session_id, run.now)
         .await?
         .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
-    let plan = load_plan(repos, session_id, run.now).await?;
+    let plan = plans
+        .plan(repos, session_id, &stored.value, run.now)
+        .await?;
     let mut state = stored.value.clone();
     let mut exported = repos.exported(session_id, run.now).await?;
     let outcome = match state.phase {
