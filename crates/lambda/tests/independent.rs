@@ -24,12 +24,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use dtg_app::export::{ExportRequest, LinkMode, begin_export, retry_failed};
 use dtg_app::jobs::{ExportRun, ProcessingRun, WordingChoice};
-use dtg_app::repo::{JiraCredentials, JiraTarget};
 use dtg_app::store::Blobs as _;
 use dtg_app::upload::{UploadRequest, request_uploads};
 use dtg_app::workflow::{Run, file_blob_key};
 use dtg_core::csv::Limits;
-use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
 use dtg_jira_emulator::{Config, JiraEmulator, LostAnswer};
 use dtg_lambda::{Deployment, Secrets, Settings};
 use dtg_llm_emulator::{Emulator as LlmEmulator, Fault, Script};
@@ -228,36 +226,20 @@ fn execute(s: &Stack, machine: &str, name: &str, input: &Value) -> Report {
 /// Jira site is the emulator; its WebSocket connection follows it.
 async fn uploaded(s: &Stack, id: &str) {
     let repos = s.d.tasks.repos();
-    let session = repos
+    repos
         .create_session(id, ACTOR, "UWEC", now())
         .await
         .unwrap();
-    let site = s.jira.base_url();
-    repos
-        .set_jira_target(
-            &session,
-            Some(JiraTarget {
-                site: site.clone(),
-                project_key: PROJECT.to_owned(),
-            }),
-            now(),
-        )
-        .await
-        .unwrap();
-    repos
-        .save_tokens(
-            ACTOR,
-            &site,
-            &JiraCredentials::ApiToken {
-                email: DEFAULT_EMAIL.to_owned(),
-                token: DEFAULT_API_TOKEN.to_owned(),
-            },
-            None,
-            &s.d.cipher,
-            now(),
-        )
-        .await
-        .unwrap();
+    dtg_e2e::sign_in_to_site(
+        s.d.tasks.table.as_ref(),
+        id,
+        ACTOR,
+        &s.jira.base_url(),
+        PROJECT,
+        &s.d.cipher,
+        now(),
+    )
+    .await;
     repos
         .open_connection(CONNECTION, ACTOR, now())
         .await

@@ -27,16 +27,15 @@ use std::time::{Duration, Instant};
 use dtg_app::export::{ExportSettings, PlanCache};
 use dtg_app::jobs::ExportRun;
 use dtg_app::progress::{ProgressMessage, Publish};
-use dtg_app::repo::{DEFAULT_TTL_SECONDS, JiraCredentials, JiraTarget, Repos, TokenCipher};
+use dtg_app::repo::TokenCipher;
 use dtg_core::csv::Limits;
 use dtg_e2e::metered::{Metered, Units};
-use dtg_e2e::{scaled_sample_plan, session_ready_to_export};
+use dtg_e2e::{scaled_sample_plan, session_ready_to_export, sign_in_to_site};
 use dtg_embedded::asl::{
     ExecutionContext, Machine, RecordingWaiter, TaskFailure, Tasks, run_with_report,
 };
 use dtg_embedded::{FolderBlobs, SqliteTable};
 use dtg_jira::{JiraConfig, SiteAccess};
-use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
 use dtg_jira_emulator::{Config, JiraEmulator};
 use dtg_tasks::TaskContext;
 use serde_json::{Value, json};
@@ -122,7 +121,9 @@ fn memory() -> BTreeMap<String, u64> {
     for line in TEMPLATE.lines().map(str::trim) {
         if let Some(b) = line.strip_prefix("Binary: ") {
             binary = Some(b.to_owned());
-        } else if let (Some(m), Some(b)) = (line.strip_prefix("MemorySize: "), binary.take()) {
+        } else if let Some(m) = line.strip_prefix("MemorySize: ")
+            && let Some(b) = binary.take()
+        {
             memory.insert(b, m.parse().unwrap());
         }
     }
@@ -184,34 +185,16 @@ async fn export(tickets: usize, fresh: bool) -> Figures {
         ..ExportSettings::default()
     };
     session_ready_to_export(table.as_ref(), SESSION, &plan, settings).await;
-    let repos = Repos::new(table.as_ref(), DEFAULT_TTL_SECONDS);
-    let now = dtg_tasks::now();
-    let session = repos.session(SESSION, now).await.unwrap().unwrap();
-    repos
-        .set_jira_target(
-            &session,
-            Some(JiraTarget {
-                site: site.clone(),
-                project_key: "DTG".to_owned(),
-            }),
-            now,
-        )
-        .await
-        .unwrap();
-    repos
-        .save_tokens(
-            ACTOR,
-            &site,
-            &JiraCredentials::ApiToken {
-                email: DEFAULT_EMAIL.to_owned(),
-                token: DEFAULT_API_TOKEN.to_owned(),
-            },
-            None,
-            &cipher,
-            now,
-        )
-        .await
-        .unwrap();
+    sign_in_to_site(
+        table.as_ref(),
+        SESSION,
+        ACTOR,
+        &site,
+        "DTG",
+        &cipher,
+        dtg_tasks::now(),
+    )
+    .await;
     table.take();
 
     let machine = Machine::from_json(dtg_server::EXPORT_ASL, &dtg_server::substitutions()).unwrap();
@@ -254,8 +237,8 @@ async fn export(tickets: usize, fresh: bool) -> Figures {
     figures.elapsed = started.elapsed();
     assert_eq!(
         emu.issues().len(),
-        plan.tickets.len(),
-        "every ticket exported"
+        plan.tickets.len() + plan.epics.len(),
+        "every ticket and epic exported"
     );
     assert!(emu.duplicates().is_empty(), "no ticket twice");
     let memory = memory();
@@ -313,7 +296,17 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        for tickets in [1_000, 10_000] {
+        // DTG_BENCH_TICKETS=1000 runs one size.
+        let sizes: Vec<usize> = std::env::var("DTG_BENCH_TICKETS")
+            .unwrap_or_else(|_| "1000,10000".to_owned())
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("DTG_BENCH_TICKETS: sizes, comma-separated")
+            })
+            .collect();
+        for tickets in sizes {
             let kept = export(tickets, false).await;
             print(tickets, "plan kept between steps", &kept);
             let fresh = export(tickets, true).await;

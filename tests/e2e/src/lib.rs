@@ -9,12 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use dtg_app::export::{ExportSettings, Exported, ExportedKind, check_adf, start_export};
 use dtg_app::jira::TICKET_PROPERTY;
-use dtg_app::repo::{DEFAULT_TTL_SECONDS, Repos};
+use dtg_app::repo::{DEFAULT_TTL_SECONDS, JiraCredentials, JiraTarget, Repos, TokenCipher};
 use dtg_app::store::Table;
 use dtg_app::workflow::Run;
 use dtg_core::csv::{Limits, SourceFile, validate};
 use dtg_core::plan::{Dependency, Plan, PlanSettings, Ticket, plan};
 use dtg_core::session::{Position, Stage, Status};
+use dtg_jira_emulator::config::{DEFAULT_API_TOKEN, DEFAULT_EMAIL};
 use dtg_jira_emulator::{Issue, JiraEmulator};
 
 /// A fixed clock for the tests.
@@ -192,6 +193,46 @@ pub async fn session_ready_to_export<T: Table>(
     }
     if let Err(e) = start_export(&repos, id, settings, run("start", NOW)).await {
         panic!("start: {e}");
+    }
+}
+
+/// Points session `id` at the emulator's site `site` and project
+/// `project`, and stores `actor`'s API token for it (the emulator's default
+/// account) sealed with `cipher`, as signing in with the token form does.
+///
+/// # Panics
+/// When the store refuses any step.
+pub async fn sign_in_to_site<T: Table>(
+    table: &T,
+    id: &str,
+    actor: &str,
+    site: &str,
+    project: &str,
+    cipher: &TokenCipher,
+    now: i64,
+) {
+    let repos = Repos::new(table, DEFAULT_TTL_SECONDS);
+    let session = repos
+        .session(id, now)
+        .await
+        .unwrap_or_else(|e| panic!("read: {e}"))
+        .unwrap_or_else(|| panic!("there is no session {id}"));
+    let target = JiraTarget {
+        site: site.to_owned(),
+        project_key: project.to_owned(),
+    };
+    if let Err(e) = repos.set_jira_target(&session, Some(target), now).await {
+        panic!("set the site: {e}");
+    }
+    let credentials = JiraCredentials::ApiToken {
+        email: DEFAULT_EMAIL.to_owned(),
+        token: DEFAULT_API_TOKEN.to_owned(),
+    };
+    if let Err(e) = repos
+        .save_tokens(actor, site, &credentials, None, cipher, now)
+        .await
+    {
+        panic!("save the token: {e}");
     }
 }
 
