@@ -17,7 +17,7 @@ use dtg_app::upload::{UploadRequest, request_uploads};
 use dtg_app::workflow::{Run, file_blob_key};
 use dtg_core::csv::Limits;
 use dtg_lambda::{Deployment, Secrets, Settings, handlers};
-use dtg_moto::Moto;
+use dtg_moto::{Moto, unique_name};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
@@ -26,7 +26,7 @@ const CONTENT_TYPES: &str = "machine_name,label,description\narticle,Article,New
 
 async fn deployment(moto: &Moto, extra: impl FnOnce(&mut Settings)) -> Deployment {
     let sdk = moto.sdk_config().await;
-    let name = format!("dtg-{}", uuid());
+    let name = format!("dtg-{}", unique_name());
     let table = dtg_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), &name);
     table.create_if_missing().await.unwrap();
     let s3 = aws_sdk_s3::Client::from_conf(
@@ -66,16 +66,6 @@ fn substituted(text: &str) -> String {
     }
     out.push_str(rest);
     out
-}
-
-fn uuid() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
 }
 
 fn now() -> i64 {
@@ -444,7 +434,7 @@ async fn the_api_answers_http_api_events_and_starts_jobs_on_sqs_and_step_functio
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue = sqs
         .create_queue()
-        .queue_name(format!("q{}", uuid()))
+        .queue_name(format!("q{}", unique_name()))
         .send()
         .await
         .unwrap();
@@ -459,7 +449,7 @@ async fn the_api_answers_http_api_events_and_starts_jobs_on_sqs_and_step_functio
         .unwrap();
         let machine = sfn
             .create_state_machine()
-            .name(format!("{file}{}", uuid()))
+            .name(format!("{file}{}", unique_name()))
             .definition(substituted(&text))
             .role_arn("arn:aws:iam::123456789012:role/dtg")
             .send()

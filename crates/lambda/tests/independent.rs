@@ -31,7 +31,7 @@ use dtg_core::csv::Limits;
 use dtg_jira_emulator::{Config, JiraEmulator, LostAnswer};
 use dtg_lambda::{Deployment, Secrets, Settings};
 use dtg_llm_emulator::{Emulator as LlmEmulator, Fault, Script};
-use dtg_moto::Moto;
+use dtg_moto::{Moto, unique_name};
 use serde_json::{Value, json};
 
 const ACTOR: &str = "alice";
@@ -83,7 +83,7 @@ struct Stack {
 async fn stack(jira: Config, script: Script) -> Stack {
     let moto = Moto::start();
     let sdk = moto.sdk_config().await;
-    let name = format!("dtg-{}", unique());
+    let name = format!("dtg-{}", unique_name());
     dtg_aws::DynamoTable::new(aws_sdk_dynamodb::Client::new(&sdk), &name)
         .create_if_missing()
         .await
@@ -139,16 +139,6 @@ async fn stack(jira: Config, script: Script) -> Stack {
         jira,
         llm,
     }
-}
-
-fn unique() -> String {
-    format!(
-        "{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
 }
 
 fn now() -> i64 {
@@ -464,7 +454,7 @@ async fn export_with(case: &Case) {
     record(&s).await;
     (case.arm)(&s.jira);
 
-    let run_id = format!("run-{}", unique());
+    let run_id = format!("run-{}", unique_name());
     begin_export(
         &repos,
         "s1",
@@ -507,7 +497,7 @@ async fn export_with(case: &Case) {
             case.name
         );
         (case.repair)(&s.jira);
-        let retry_id = format!("retry-{}", unique());
+        let retry_id = format!("retry-{}", unique_name());
         retry_failed(&repos, "s1", None, run(&retry_id))
             .await
             .unwrap();
@@ -775,13 +765,13 @@ async fn three_failed_retries_leave_the_export_to_an_administrator() {
     assert_eq!(process(&s, "s1", None).status(), "SUCCEEDED");
     let repos = s.d.tasks.repos();
     s.jira.faults().fail_endpoint(BULK, 100, 500);
-    let first = format!("run-{}", unique());
+    let first = format!("run-{}", unique_name());
     begin_export(&repos, "s1", ExportRequest::default(), run(&first))
         .await
         .unwrap();
     assert_eq!(export_run(&s, &first).status(), "SUCCEEDED");
     for attempt in 1..=3 {
-        let id = format!("retry-{attempt}-{}", unique());
+        let id = format!("retry-{attempt}-{}", unique_name());
         let retried = retry_failed(&repos, "s1", None, run(&id)).await.unwrap();
         assert_eq!(retried.retry_attempt, attempt);
         export_run(&s, &id);
@@ -806,7 +796,7 @@ async fn a_second_export_execution_of_a_running_export_is_refused_by_the_lease()
     uploaded(&s, "s1").await;
     assert_eq!(process(&s, "s1", None).status(), "SUCCEEDED");
     let repos = s.d.tasks.repos();
-    let first = format!("run-{}", unique());
+    let first = format!("run-{}", unique_name());
     begin_export(&repos, "s1", ExportRequest::default(), run(&first))
         .await
         .unwrap();

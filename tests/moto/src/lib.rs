@@ -120,3 +120,19 @@ fn answers_as_moto(port: u16) -> bool {
     let answer = String::from_utf8_lossy(&answer);
     answer.starts_with("HTTP/1.") && answer.split(' ').nth(1) == Some("200")
 }
+
+/// A name no other test of this run uses (tables, buckets, queues, runs):
+/// the current time in nanoseconds, in hex.
+///
+/// # Panics
+/// When the clock is before 1970.
+#[must_use]
+pub fn unique_name() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_else(|e| panic!("the clock is before 1970: {e}"))
+            .as_nanos()
+    )
+}
