@@ -26,6 +26,7 @@ pub struct Metered<T> {
     reads: AtomicU64,
     writes: AtomicU64,
     calls: AtomicU64,
+    items: AtomicU64,
 }
 
 /// Units and calls counted so far.
@@ -37,6 +38,8 @@ pub struct Units {
     pub writes: u64,
     /// Requests sent.
     pub calls: u64,
+    /// Items read.
+    pub items: u64,
 }
 
 impl<T: Table> Metered<T> {
@@ -47,6 +50,7 @@ impl<T: Table> Metered<T> {
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             calls: AtomicU64::new(0),
+            items: AtomicU64::new(0),
         }
     }
 
@@ -56,6 +60,7 @@ impl<T: Table> Metered<T> {
             reads: self.reads.swap(0, Ordering::Relaxed),
             writes: self.writes.swap(0, Ordering::Relaxed),
             calls: self.calls.swap(0, Ordering::Relaxed),
+            items: self.items.swap(0, Ordering::Relaxed),
         }
     }
 
@@ -91,7 +96,10 @@ impl<T: Table> Table for Metered<T> {
     async fn get(&self, pk: &str, sk: &str, now: Timestamp) -> Result<Option<Item>> {
         let item = self.inner.get(pk, sk, now).await;
         let size = match &item {
-            Ok(Some(i)) => item_size(i),
+            Ok(Some(i)) => {
+                self.items.fetch_add(1, Ordering::Relaxed);
+                item_size(i)
+            }
             _ => 0,
         };
         self.count(units(size, READ_UNIT), 0);
@@ -112,7 +120,11 @@ impl<T: Table> Table for Metered<T> {
     ) -> Result<Page> {
         let page = self.inner.query(pk, prefix, start, now).await;
         let size = match &page {
-            Ok(p) => p.items.iter().map(item_size).sum(),
+            Ok(p) => {
+                self.items
+                    .fetch_add(p.items.len() as u64, Ordering::Relaxed);
+                p.items.iter().map(item_size).sum()
+            }
             Err(_) => 0,
         };
         self.count(units(size, READ_UNIT), 0);

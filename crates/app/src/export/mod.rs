@@ -796,6 +796,12 @@ pub fn classify(err: &JiraError, project: &str, now: Timestamp) -> ExportFailure
 /// plan cannot change while its session exports (review edits are refused
 /// outside review, and going back to review starts a new export task), so
 /// the plan read at one step of an export task holds for all of them.
+///
+/// It also keeps the issues created so far, as they stood when this process
+/// saved the export's cursor. Those do change between steps, so they are
+/// used only while the stored cursor is still the version this process
+/// saved: a step run anywhere else saves the cursor too, and the next step
+/// here then reads them afresh.
 #[derive(Debug, Default)]
 pub struct PlanCache {
     slot: std::sync::Mutex<Option<CachedPlan>>,
@@ -807,6 +813,16 @@ struct CachedPlan {
     task_id: String,
     started_at: Timestamp,
     plan: std::sync::Arc<Plan>,
+    /// The issues created, and the version of the cursor they go with.
+    exported: Option<(u64, BTreeMap<String, Exported>)>,
+}
+
+impl CachedPlan {
+    fn holds(&self, session_id: &str, state: &ExportState) -> bool {
+        self.session == session_id
+            && self.task_id == state.task_id
+            && self.started_at == state.started_at
+    }
 }
 
 impl PlanCache {
@@ -818,12 +834,7 @@ impl PlanCache {
         state: &ExportState,
         now: Timestamp,
     ) -> Result<std::sync::Arc<Plan>> {
-        let held = |c: &CachedPlan| {
-            c.session == session_id
-                && c.task_id == state.task_id
-                && c.started_at == state.started_at
-        };
-        if let Some(c) = self.lock().as_ref().filter(|c| held(c)) {
+        if let Some(c) = self.lock().as_ref().filter(|c| c.holds(session_id, state)) {
             return Ok(std::sync::Arc::clone(&c.plan));
         }
         let plan = std::sync::Arc::new(load_plan(repos, session_id, now).await?);
@@ -832,8 +843,45 @@ impl PlanCache {
             task_id: state.task_id.clone(),
             started_at: state.started_at,
             plan: std::sync::Arc::clone(&plan),
+            exported: None,
         });
         Ok(plan)
+    }
+
+    /// The issues created for `state`'s export, when the stored cursor is
+    /// still at `version`, the one this process saved with them; otherwise
+    /// read from the store. They leave the cache until [`Self::keep`] puts
+    /// them back, so a step that fails reads them afresh next time.
+    async fn exported<T: Table>(
+        &self,
+        repos: &Repos<'_, T>,
+        session_id: &str,
+        stored: &Versioned<ExportState>,
+        now: Timestamp,
+    ) -> Result<BTreeMap<String, Exported>> {
+        let kept = self
+            .lock()
+            .as_mut()
+            .filter(|c| c.holds(session_id, &stored.value))
+            .and_then(|c| c.exported.take())
+            .filter(|(version, _)| *version == stored.version);
+        match kept {
+            Some((_, exported)) => Ok(exported),
+            None => Ok(repos.exported(session_id, now).await?),
+        }
+    }
+
+    /// Keeps the issues created as they stand at the cursor's `version`.
+    fn keep(
+        &self,
+        session_id: &str,
+        state: &ExportState,
+        version: u64,
+        exported: BTreeMap<String, Exported>,
+    ) {
+        if let Some(c) = self.lock().as_mut().filter(|c| c.holds(session_id, state)) {
+            c.exported = Some((version, exported));
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<CachedPlan>> {
@@ -881,7 +929,12 @@ pub async fn step_with<T: Table, J: Jira>(
         .plan(repos, session_id, &stored.value, run.now)
         .await?;
     let mut state = stored.value.clone();
-    let mut exported = repos.exported(session_id, run.now).await?;
+    // The first step of a run reads what Jira holds afresh in any case.
+    let mut exported = if state.phase == Phase::Prepare {
+        repos.exported(session_id, run.now).await?
+    } else {
+        plans.exported(repos, session_id, &stored, run.now).await?
+    };
     let outcome = match state.phase {
         Phase::Prepare => {
             prepare(
@@ -965,7 +1018,7 @@ pub async fn step_with<T: Table, J: Jira>(
     if state.phase == Phase::Done && state.finished_at.is_none() {
         state.finished_at = Some(run.now);
     }
-    repos
+    let saved = repos
         .save_export_state(&session.value, &state, Some(stored.version), run.now)
         .await?;
     let done = state.phase == Phase::Done;
@@ -1002,6 +1055,9 @@ pub async fn step_with<T: Table, J: Jira>(
         .await?;
     }
     let progress = progress(session_id, &state, &plan, &exported);
+    if !done {
+        plans.keep(session_id, &state, saved.version, exported);
+    }
     Ok(StepReport {
         state,
         progress,
