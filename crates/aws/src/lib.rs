@@ -15,7 +15,21 @@ pub use jobs::AwsJobs;
 pub use publish::ConnectionsPublish;
 pub use s3::S3Blobs;
 
+use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_smithy_http_client::tls;
 use dtg_app::store::StoreError;
+
+/// The SDK's HTTP client: HTTPS on rustls with ring, the TLS crypto every
+/// HTTP client of this product uses. Give it to the SDK's configuration
+/// (`aws_config::defaults(..).http_client(https_client())`).
+#[must_use]
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
 
 /// AWS error codes that mean "slow down and retry".
 const THROTTLING: &[&str] = &[

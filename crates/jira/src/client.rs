@@ -191,6 +191,7 @@ fn failure(answer: &Answer, safe: bool) -> JiraError {
 
 /// The reqwest client every request goes through.
 pub(crate) fn http_client(config: &JiraConfig) -> Result<reqwest::Client, BuildError> {
+    crate::install_tls_crypto();
     Ok(reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)

@@ -36,3 +36,12 @@ pub use config::{
 pub use oauth::{AccessibleResource, AtlassianOAuth, OAuthApp, OAuthTokens};
 pub use pacing::ClientStats;
 pub use record::{RecordedBody, RecordedRequest};
+
+/// Makes ring the process's TLS crypto (rustls' provider), which every HTTP
+/// client of this product uses: the Jira and LLM clients here, the AWS SDK's
+/// through `dtg_aws::https_client`. Call it before building a `reqwest`
+/// client of your own; calling it again does nothing.
+pub fn install_tls_crypto() {
+    // Refused only when a provider is installed already, which then serves.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -345,7 +345,10 @@ impl Deployment {
     /// As [`Deployment::new`] and [`Settings::from_env`].
     pub async fn from_env() -> Result<Self, ConfigError> {
         let settings = Settings::from_env()?;
-        let sdk = aws_config::load_from_env().await;
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(dtg_aws::https_client())
+            .load()
+            .await;
         Self::new(settings, sdk).await
     }
 

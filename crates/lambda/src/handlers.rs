@@ -13,8 +13,8 @@ use dtg_app::jobs::ValidateRun;
 use dtg_app::store::Timestamp;
 use dtg_aws::{AwsJobs, DynamoTable, S3Blobs};
 use dtg_jira::SiteAccess;
-use dtg_tasks::TaskError;
 use dtg_tasks::uploads::{Arrival, arrived, validate};
+use dtg_tasks::{TaskError, TaskFunction};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -30,22 +30,19 @@ pub fn diagnostic(e: &TaskError) -> Diagnostic {
     }
 }
 
-/// A state machine task: `function` is the Lambda's task name
-/// ([`dtg_tasks::functions`]).
+/// The state machine task `F` (its Lambda links that task alone).
 ///
 /// # Errors
 /// The task's failure, as a diagnostic.
-pub async fn task(
+pub async fn task<F: TaskFunction>(
     deployment: &Deployment,
-    function: &str,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Diagnostic> {
-    dtg_tasks::invoke(&deployment.tasks, function, event.payload)
-        .await
-        .map_err(|e| {
-            tracing::warn!(function, error_type = e.error_type(), error = %e, "task failed");
-            diagnostic(&e)
-        })
+    let function = F::NAME;
+    F::run(&deployment.tasks, event.payload).await.map_err(|e| {
+        tracing::warn!(function, error_type = e.error_type(), error = %e, "task failed");
+        diagnostic(&e)
+    })
 }
 
 /// The upload queue: S3's events for arriving files, S3's test event, and

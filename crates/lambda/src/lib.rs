@@ -18,14 +18,34 @@ pub mod handlers;
 
 pub use deployment::{ConfigError, Deployment, Progress, Secrets, Settings};
 
-/// Logs as JSON-free plain lines to CloudWatch, filtered by `DTG_LOG`.
+/// Logs plain lines to CloudWatch, filtered by `DTG_LOG` (`info`, or
+/// targets and levels such as `info,dtg_jira=debug`). A filter that cannot
+/// be read leaves `info` and says why in the log.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DTG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+
+    let info = || Targets::new().with_default(tracing::Level::INFO);
+    let (filter, unreadable) = match std::env::var("DTG_LOG") {
+        Ok(value) => match value.parse::<Targets>() {
+            Ok(filter) => (filter, None),
+            Err(e) => (
+                info(),
+                Some(format!("DTG_LOG is {value:?}: {e}; logging at info")),
+            ),
+        },
+        Err(_) => (info(), None),
+    };
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .without_time()
+                .with_target(false),
+        )
+        .with(filter)
         .init();
+    if let Some(problem) = unreadable {
+        tracing::warn!("{problem}");
+    }
 }

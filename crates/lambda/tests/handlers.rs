@@ -284,6 +284,7 @@ async fn the_websocket_routes_sign_in_with_a_ticket_follow_a_session_and_receive
     assert_eq!(repos.connections("s1", now()).await.unwrap().len(), 1);
     assert!(repos.connections("s2", now()).await.unwrap().is_empty());
 
+    dtg_jira::install_tls_crypto();
     let http = reqwest::Client::new();
     http.post(format!(
         "{}/moto-api/recorder/start-recording",
@@ -383,7 +384,7 @@ async fn state_machine_tasks_answer_small_json_and_fail_with_stable_error_types(
     dtg_tasks::uploads::arrived(&d.tasks, &key).await.unwrap();
 
     let input = json!({"session_id": "s1", "task_id": "p1", "actor": "alice", "granularity": "per_bundle", "wording": null});
-    let planned = handlers::task(&d, "plan", LambdaEvent::new(input, context()))
+    let planned = handlers::task::<dtg_tasks::Plan>(&d, LambdaEvent::new(input, context()))
         .await
         .unwrap();
     assert_eq!(planned, json!({"chunks": []}));
@@ -394,18 +395,16 @@ async fn state_machine_tasks_answer_small_json_and_fail_with_stable_error_types(
             .unwrap()
             .is_some_and(|p| !p.tickets.is_empty())
     );
-    let assembled = handlers::task(
+    let assembled = handlers::task::<dtg_tasks::Assemble>(
         &d,
-        "assemble",
         LambdaEvent::new(json!({"session_id": "s1", "task_id": "p1"}), context()),
     )
     .await
     .unwrap();
     assert_eq!(assembled["status"], "planned");
 
-    let early = handlers::task(
+    let early = handlers::task::<dtg_tasks::ExportStep>(
         &d,
-        "export-step",
         LambdaEvent::new(
             json!({"session_id": "s1", "actor": "alice", "run_id": "x"}),
             context(),
@@ -414,9 +413,8 @@ async fn state_machine_tasks_answer_small_json_and_fail_with_stable_error_types(
     .await
     .unwrap_err();
     assert_eq!(early.error_type, "Input.Invalid", "{early:?}");
-    let unreadable = handlers::task(
+    let unreadable = handlers::task::<dtg_tasks::GenerateChunk>(
         &d,
-        "generate-chunk",
         LambdaEvent::new(json!({"chunk": "one"}), context()),
     )
     .await

@@ -301,6 +301,7 @@ fn process(s: &Stack, id: &str, wording: Option<WordingChoice>) -> Report {
 /// The messages moto's API Gateway Management API received for the test's
 /// connection since the recorder started, in order.
 async fn received(s: &Stack) -> Vec<Value> {
+    dtg_jira::install_tls_crypto();
     let recording = reqwest::get(format!(
         "{}/moto-api/recorder/download-recording",
         s.moto.endpoint
@@ -328,6 +329,7 @@ async fn received(s: &Stack) -> Vec<Value> {
 }
 
 async fn record(s: &Stack) {
+    dtg_jira::install_tls_crypto();
     let http = reqwest::Client::new();
     for action in ["reset-recording", "start-recording"] {
         http.post(format!("{}/moto-api/recorder/{action}", s.moto.endpoint))

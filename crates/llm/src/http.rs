@@ -157,6 +157,9 @@ impl Transport {
     /// # Errors
     /// [`LlmError::Config`] when the HTTP client cannot be built.
     pub fn new(provider: &str, settings: HttpSettings) -> Result<Self, LlmError> {
+        // rustls on ring, as every HTTP client here (refused only when a
+        // provider is installed already, which then serves).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(settings.timeout)
             .connect_timeout(settings.connect_timeout)

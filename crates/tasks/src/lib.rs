@@ -51,7 +51,70 @@ pub mod functions {
     ];
 }
 
-/// Runs the task `function` with `payload`, as its Lambda would.
+/// One task function, chosen when a binary is built: a Lambda runs its
+/// task through this, and links that task's code alone (not every task's,
+/// as a dispatch on the name at run time would).
+pub trait TaskFunction {
+    /// The function's name ([`functions`]).
+    const NAME: &'static str;
+
+    /// Runs the task with `payload`, as its Lambda would.
+    ///
+    /// # Errors
+    /// [`TaskError::Input`] for a payload it cannot read; the task's own
+    /// failures.
+    fn run<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
+        ctx: &TaskContext<T, B, P, A>,
+        payload: serde_json::Value,
+    ) -> impl Future<Output = Result<serde_json::Value, TaskError>>;
+}
+
+macro_rules! task_function {
+    ($(#[$doc:meta])* $ty:ident, $name:expr, $task:path) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $ty;
+
+        impl TaskFunction for $ty {
+            const NAME: &'static str = $name;
+
+            async fn run<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
+                ctx: &TaskContext<T, B, P, A>,
+                payload: serde_json::Value,
+            ) -> Result<serde_json::Value, TaskError> {
+                answer($task(ctx, input(payload)?).await)
+            }
+        }
+    };
+}
+
+task_function!(
+    /// The `plan` task.
+    Plan, functions::PLAN, processing::plan
+);
+task_function!(
+    /// The `generate-chunk` task.
+    GenerateChunk, functions::GENERATE_CHUNK, processing::generate_chunk
+);
+task_function!(
+    /// The `assemble` task.
+    Assemble, functions::ASSEMBLE, processing::assemble
+);
+task_function!(
+    /// The `export-prepare` task.
+    ExportPrepare, functions::EXPORT_PREPARE, export::prepare
+);
+task_function!(
+    /// The `export-step` task.
+    ExportStep, functions::EXPORT_STEP, export::step
+);
+task_function!(
+    /// The `export-finish` task.
+    ExportFinish, functions::EXPORT_FINISH, export::finish
+);
+
+/// Runs the task `function` with `payload`, as its Lambda would (the
+/// embedded runner, which runs every task in one process).
 ///
 /// # Errors
 /// [`TaskError::Input`] for an unknown function or a payload it cannot
@@ -62,12 +125,12 @@ pub async fn invoke<T: Table, B: Blobs, P: Publish, A: JiraAccess>(
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, TaskError> {
     match function {
-        functions::PLAN => answer(processing::plan(ctx, input(payload)?).await),
-        functions::GENERATE_CHUNK => answer(processing::generate_chunk(ctx, input(payload)?).await),
-        functions::ASSEMBLE => answer(processing::assemble(ctx, input(payload)?).await),
-        functions::EXPORT_PREPARE => answer(export::prepare(ctx, input(payload)?).await),
-        functions::EXPORT_STEP => answer(export::step(ctx, input(payload)?).await),
-        functions::EXPORT_FINISH => answer(export::finish(ctx, input(payload)?).await),
+        functions::PLAN => Plan::run(ctx, payload).await,
+        functions::GENERATE_CHUNK => GenerateChunk::run(ctx, payload).await,
+        functions::ASSEMBLE => Assemble::run(ctx, payload).await,
+        functions::EXPORT_PREPARE => ExportPrepare::run(ctx, payload).await,
+        functions::EXPORT_STEP => ExportStep::run(ctx, payload).await,
+        functions::EXPORT_FINISH => ExportFinish::run(ctx, payload).await,
         other => Err(TaskError::Input(format!(
             "there is no task function {other:?} (known: {})",
             functions::ALL.join(", ")

@@ -71,6 +71,7 @@ async fn client(
     session: String,
     hot: Arc<Vec<String>>,
 ) -> Tally {
+    dtg_jira::install_tls_crypto();
     let http = reqwest::Client::new();
     let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ ((n as u64 + 1) * 0x1234_5678));
     let mut tally = Tally::default();
@@ -183,6 +184,7 @@ fn main() {
             .move_session(&session, Position::new(Stage::Review, Status::Active), now)
             .await
             .expect("review");
+        dtg_jira::install_tls_crypto();
         let me: serde_json::Value = reqwest::get(format!("{base}/api/v1/auth/me"))
             .await
             .expect("me")

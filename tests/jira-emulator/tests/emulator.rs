@@ -38,6 +38,8 @@ impl Reply {
 async fn site(config: Config) -> Site {
     let emu = JiraEmulator::start(config).await.expect("emulator starts");
     let auth = emu.basic_auth();
+    // rustls on ring, as the product's clients use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Site {
         emu,
         http: reqwest::Client::builder()

@@ -56,7 +56,14 @@ impl Moto {
 
     /// SDK configuration for moto: its endpoint, `us-east-1`, test credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
+        // The client the product uses (`dtg_aws::https_client`), on plain HTTP here.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
         aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
             .region(Region::new("us-east-1"))
             .endpoint_url(&self.endpoint)
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))

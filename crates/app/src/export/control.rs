@@ -33,8 +33,8 @@ use super::{
     ADMIN_REQUIRED, AdfResult, BULK_LIMIT, COMPLETED, DEFAULT_SETTLE_SECS, EXPORT_FAILED,
     EXPORTING, ErrorCategory, ExportError, ExportFailure, ExportLease, ExportSettings, ExportState,
     Exported, LinkMode, MAX_RETRIES, Phase, PlanCache, REVIEW, Result, StepReport, audit,
-    check_adf, links_made_at_create, load, load_plan, progress, results, retry_export,
-    start_export, step, step_with,
+    check_adf, links_made_at_create, load, load_plan, progress, retry_export, start_export, step,
+    step_with,
 };
 use crate::jira::Jira;
 use crate::progress::{
@@ -981,9 +981,13 @@ pub async fn finish_run<T: Table, P: Publish, C: Clock>(
             .await;
     }
     let session = load(repos, session_id, now).await?;
-    let report = super::at_rest(repos, &session.value, now).await?;
+    // A large plan is read once here (a 10,000-ticket plan is over 100 MB).
+    let (report, plan) = super::at_rest_with_plan(repos, &session.value, now).await?;
     publish
-        .publish(session_id, &finished(repos, &report, session_id, now).await)
+        .publish(
+            session_id,
+            &finished(repos, &report, Some(&plan), session_id, now).await,
+        )
         .await;
     Ok(report)
 }
@@ -1121,10 +1125,16 @@ impl<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> Driver<'a, 'r, T, J, P, C>
     /// The end of the run: `export_complete` or `export_failed`, lease released.
     async fn finish(&self, report: &StepReport, lease: &Lease<'a, 'r, T>) {
         let now = self.clock.now();
+        // The plan this run kept (read again only when it holds none).
+        let plan = self
+            .plans
+            .plan(self.repos, self.session_id, &report.state, now)
+            .await
+            .ok();
         self.publish
             .publish(
                 self.session_id,
-                &finished(self.repos, report, self.session_id, now).await,
+                &finished(self.repos, report, plan.as_deref(), self.session_id, now).await,
             )
             .await;
         lease.release(now).await;
@@ -1156,10 +1166,24 @@ impl<'a, 'r, T: Table, J: Jira, P: Publish, C: Clock> Driver<'a, 'r, T, J, P, C>
     }
 }
 
+/// The results of `plan`'s export; without the plan, none.
+async fn results_of<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    plan: Option<&Plan>,
+    now: Timestamp,
+) -> Result<super::ExportResults> {
+    match plan {
+        Some(plan) => super::results_of(repos, session_id, plan, now).await,
+        None => Err(ExportError::NoPlan(session_id.to_owned())),
+    }
+}
+
 /// The `export_complete` or `export_failed` message of a finished run.
 async fn finished<T: Table>(
     repos: &Repos<'_, T>,
     report: &StepReport,
+    plan: Option<&Plan>,
     session_id: &str,
     now: Timestamp,
 ) -> ProgressMessage {
@@ -1176,7 +1200,7 @@ async fn finished<T: Table>(
     }
     let p = &report.progress;
     let (tickets_created, dependencies_created, manual_fixes_needed, minutes) =
-        match results(repos, session_id, now).await {
+        match results_of(repos, session_id, plan, now).await {
             Ok(r) => (
                 r.total_tickets_created,
                 r.dependencies_created,

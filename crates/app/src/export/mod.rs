@@ -827,7 +827,7 @@ impl CachedPlan {
 
 impl PlanCache {
     /// The plan of `state`'s export of `session_id`, read once per export task.
-    async fn plan<T: Table>(
+    pub(crate) async fn plan<T: Table>(
         &self,
         repos: &Repos<'_, T>,
         session_id: &str,
@@ -2168,6 +2168,15 @@ pub(crate) async fn at_rest<T: Table>(
     session: &Session,
     now: Timestamp,
 ) -> Result<StepReport> {
+    Ok(at_rest_with_plan(repos, session, now).await?.0)
+}
+
+/// [`at_rest`], with the plan it read.
+pub(crate) async fn at_rest_with_plan<T: Table>(
+    repos: &Repos<'_, T>,
+    session: &Session,
+    now: Timestamp,
+) -> Result<(StepReport, Plan)> {
     let session_id = session.id.as_str();
     if !matches!(session.position, COMPLETED | EXPORT_FAILED | ADMIN_REQUIRED) {
         return Err(ExportError::WrongStage {
@@ -2182,12 +2191,13 @@ pub(crate) async fn at_rest<T: Table>(
         .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?;
     let plan = load_plan(repos, session_id, now).await?;
     let progress = progress(session_id, &stored.value, &plan, &BTreeMap::new());
-    Ok(StepReport {
+    let report = StepReport {
         state: stored.value,
         progress,
         wait_hint: Duration::ZERO,
         done: true,
-    })
+    };
+    Ok((report, plan))
 }
 
 /// How an export stopped, for [`record_stop`].
@@ -2306,15 +2316,25 @@ pub async fn results<T: Table>(
     session_id: &str,
     now: Timestamp,
 ) -> Result<ExportResults> {
+    let plan = load_plan(repos, session_id, now).await?;
+    results_of(repos, session_id, &plan, now).await
+}
+
+/// [`results`] for `plan`, the session's.
+pub(crate) async fn results_of<T: Table>(
+    repos: &Repos<'_, T>,
+    session_id: &str,
+    plan: &Plan,
+    now: Timestamp,
+) -> Result<ExportResults> {
     let session = load(repos, session_id, now).await?;
     let state = repos
         .export_state(session_id, now)
         .await?
         .ok_or_else(|| ExportError::NotStarted(session_id.to_owned()))?
         .value;
-    let plan = load_plan(repos, session_id, now).await?;
     let exported = repos.exported(session_id, now).await?;
-    let titles = titles(&plan);
+    let titles = titles(plan);
     let jira_tickets: Vec<JiraTicketReference> = plan
         .epics
         .iter()

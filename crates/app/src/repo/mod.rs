@@ -42,7 +42,7 @@ use serde::de::DeserializeOwned;
 use dtg_core::session::TransitionError;
 
 use crate::store::{
-    Condition, Item, MAX_TRANSACTION_OPS, StoreError, Table, Timestamp, TransactOp, query_all,
+    Condition, Item, MAX_TRANSACTION_OPS, StoreError, Table, Timestamp, TransactOp,
 };
 
 /// Session-scoped items expire this long after the session is created (30 days).
@@ -137,11 +137,20 @@ impl<'a, T: Table> Repos<'a, T> {
         prefix: &str,
         now: Timestamp,
     ) -> Result<Vec<Versioned<V>>> {
-        query_all(self.table, pk, prefix, now)
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect()
+        // Decoded page by page: a large plan's items (a 10,000-ticket plan
+        // is over 100 MB of JSON) are never all held as JSON values at once.
+        let mut values = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self.table.query(pk, prefix, start.take(), now).await?;
+            for item in page.items {
+                values.push(decode(item)?);
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => return Ok(values),
+            }
+        }
     }
 
     /// Writes `value` under the condition that the stored version is

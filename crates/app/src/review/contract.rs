@@ -51,11 +51,10 @@ pub async fn run_review_contract<T: Table, B: Blobs>(t: Arc<T>, blobs: &B, plan:
     racing_plan_edits_never_land_on_a_stale_plan(t, plan).await;
 }
 
-/// Every review check but the racing ones, for a table that keeps the
-/// contract one call at a time but not under concurrent transactions (moto,
-/// which restores a whole-table snapshot when a transaction fails, undoing
-/// the transactions that landed meanwhile; DynamoDB itself serialises them).
-pub async fn run_review_checks_one_at_a_time<T: Table, B: Blobs>(t: &T, blobs: &B, plan: &Plan) {
+/// Every review check but the racing ones, one after the other on `t`.
+/// (A table that keeps the contract one call at a time but not under
+/// concurrent transactions, such as moto, runs these public checks alone.)
+async fn run_review_checks_one_at_a_time<T: Table, B: Blobs>(t: &T, blobs: &B, plan: &Plan) {
     stale_edits_get_the_current_version_and_lose_nothing(t, plan).await;
     a_move_to_another_epic_updates_the_epics(t, plan).await;
     a_cycle_is_refused_named_and_nothing_stored(t, plan).await;

@@ -178,10 +178,13 @@ impl Client {
     pub fn anonymous(app: &TestApp) -> Self {
         Self {
             base: app.server.url.clone(),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
+            http: {
+                dtg_jira::install_tls_crypto();
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap()
+            },
             cookie: None,
             csrf: None,
             origin: Some(app.server.url.clone()),
