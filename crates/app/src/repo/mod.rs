@@ -42,7 +42,7 @@ use serde::de::DeserializeOwned;
 use dtg_core::session::TransitionError;
 
 use crate::store::{
-    Condition, Item, MAX_TRANSACTION_OPS, StoreError, Table, Timestamp, TransactOp,
+    Condition, Item, MAX_TRANSACTION_OPS, StoreError, Table, Timestamp, TransactOp, query_decoded,
 };
 
 /// Session-scoped items expire this long after the session is created (30 days).
@@ -139,18 +139,7 @@ impl<'a, T: Table> Repos<'a, T> {
     ) -> Result<Vec<Versioned<V>>> {
         // Decoded page by page: a large plan's items (a 10,000-ticket plan
         // is over 100 MB of JSON) are never all held as JSON values at once.
-        let mut values = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self.table.query(pk, prefix, start.take(), now).await?;
-            for item in page.items {
-                values.push(decode(item)?);
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => return Ok(values),
-            }
-        }
+        query_decoded(self.table, pk, prefix, now, decode).await
     }
 
     /// Writes `value` under the condition that the stored version is

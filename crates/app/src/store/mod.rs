@@ -196,14 +196,31 @@ pub async fn query_all(
     prefix: &str,
     now: Timestamp,
 ) -> Result<Vec<Item>> {
-    let mut items = Vec::new();
+    query_decoded(table, pk, prefix, now, Ok).await
+}
+
+/// [`query_all`], each item turned by `decode` as its page arrives: a large
+/// partition is never held whole as raw items.
+///
+/// # Errors
+/// Table failures; `decode`'s.
+pub async fn query_decoded<V, E: From<StoreError>>(
+    table: &impl Table,
+    pk: &str,
+    prefix: &str,
+    now: Timestamp,
+    mut decode: impl FnMut(Item) -> std::result::Result<V, E>,
+) -> std::result::Result<Vec<V>, E> {
+    let mut values = Vec::new();
     let mut start = None;
     loop {
         let page = table.query(pk, prefix, start.take(), now).await?;
-        items.extend(page.items);
+        for item in page.items {
+            values.push(decode(item)?);
+        }
         match page.next {
             Some(next) => start = Some(next),
-            None => return Ok(items),
+            None => return Ok(values),
         }
     }
 }
